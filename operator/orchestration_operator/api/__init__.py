@@ -1,0 +1,1 @@
+"""Custom resource models (pydantic) and condition constants. No kopf, no httpx."""

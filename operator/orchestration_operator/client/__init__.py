@@ -1,0 +1,1 @@
+"""The Orchestration API client (httpx + pydantic). No kopf."""

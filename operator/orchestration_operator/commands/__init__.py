@@ -1,0 +1,1 @@
+"""Sub-commands of the ``orchestration-operator`` CLI; each exposes ``add_arguments`` and ``main``."""

@@ -1,0 +1,1 @@
+"""The only kopf code: decorators, parsing, error translation, status patches."""

@@ -1,0 +1,1 @@
+"""Operator settings, read from environment variables (documented in README)."""

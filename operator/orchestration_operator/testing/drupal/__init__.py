@@ -1,0 +1,1 @@
+"""A faithful emulator of the Drupal orchestration module HTTP API (tests and local trials only)."""
