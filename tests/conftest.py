@@ -1,1 +1,6 @@
-"""Shared fixtures. Fixtures for the emulator and the sandbox live in their own plugins."""
+"""Shared fixtures. The emulator and sandbox fixtures come from the public test toolkit's plugins."""
+
+pytest_plugins = [
+    "orchestration_operator.testing.drupal.fixtures",
+    "orchestration_operator.testing.kube.fixtures",
+]
