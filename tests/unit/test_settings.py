@@ -45,7 +45,8 @@ def test_from_env(env: dict[str, str], expected: settings.Settings) -> None:
         ),
         (
             {"ORCHESTRATION_OPERATOR_ALL_NAMESPACES": "1", "ORCHESTRATION_OPERATOR_NAMESPACES": "a"},
-            "ORCHESTRATION_OPERATOR_ALL_NAMESPACES and ORCHESTRATION_OPERATOR_NAMESPACES contradict each other",
+            "ORCHESTRATION_OPERATOR_ALL_NAMESPACES and ORCHESTRATION_OPERATOR_NAMESPACES"
+            " contradict each other",
         ),
     ],
 )
