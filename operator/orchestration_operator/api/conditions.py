@@ -86,7 +86,7 @@ TLS_ERROR: Final = _reason(
 INVALID_RESPONSE: Final = _reason(
     "InvalidResponse",
     "The site answered something that is not the Orchestration API's JSON (an HTML page, a proxy error, "
-    "a truncated body); is the URL right and the module enabled?",
+    "a truncated body); check the URL and that the module is enabled.",
 )
 SERVER_ERROR: Final = _reason(
     "ServerError", "The site answered a 5xx error outside the module's own error shape."

@@ -235,7 +235,7 @@ class EventPollSpec(base.SpecModel):
         for sink in sinks:
             if sink.name in seen:
                 raise pydantic_core.PydanticCustomError(
-                    "duplicate_name", "sink name {name!r} appears more than once", {"name": sink.name}
+                    "duplicate_name", "sink name '{name}' appears more than once", {"name": sink.name}
                 )
             seen.add(sink.name)
         return sinks

@@ -194,7 +194,7 @@ class ServiceRunSpec(base.SpecModel):
         for source in sources:
             if source.key in seen:
                 raise pydantic_core.PydanticCustomError(
-                    "duplicate_key", "key {key!r} appears more than once", {"key": source.key}
+                    "duplicate_key", "key '{key}' appears more than once", {"key": source.key}
                 )
             seen.add(source.key)
         return sources
