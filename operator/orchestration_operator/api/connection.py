@@ -86,10 +86,18 @@ class Auth(base.SpecModel):
         )
     )
 
-    basic: BasicAuth | None = pydantic.Field(default=None, description="HTTP Basic authentication.")
-    session: SessionAuth | None = pydantic.Field(default=None, description="An existing session cookie.")
+    basic: BasicAuth | None = pydantic.Field(
+        default=None,
+        description="HTTP Basic authentication on every request (Drupal's basic_auth module must be on).",
+    )
+    session: SessionAuth | None = pydantic.Field(
+        default=None,
+        description="A Drupal session cookie obtained elsewhere; not renewed (prefer login for long use).",
+    )
     login: LoginAuth | None = pydantic.Field(
-        default=None, description="A cookie session opened and renewed by the operator."
+        default=None,
+        description="Log in with a user name and password (POST /user/login) and renew the cookie session "
+        "when it expires.",
     )
 
     @pydantic.model_validator(mode="after")
