@@ -106,11 +106,9 @@ def crd(kind: names.Kind) -> dict[str, Any]:
                 "type": "string",
             },
             "metadata": {"description": "Standard object metadata.", "type": "object"},
-            "spec": {**spec, "description": _fold(kind.resource.model_fields["spec"].description or "")},
-            "status": {
-                **status,
-                "description": _fold(kind.resource.model_fields["status"].description or ""),
-            },
+            # Described by the spec and status models' docstrings (what `kubectl explain <kind>.spec` shows).
+            "spec": spec,
+            "status": status,
         },
     }
     return {
