@@ -29,12 +29,12 @@ import dataclasses
 import os
 from collections.abc import Mapping
 
+from orchestration_operator.api import names
+
 PREFIX = "ORCHESTRATION_OPERATOR_"
 
-#: The API group of our resources; also our finalizer, annotation and kopf persistence prefix.
-GROUP = "drupal-orchestration.io"
-VERSION = "v1alpha1"
-FINALIZER = f"{GROUP}/finalizer"
+#: Our finalizer (one definition, in ``api.names``).
+FINALIZER = names.FINALIZER
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pydantic
 
-from orchestration_operator.api import base
+from orchestration_operator.api import base, fields
 from orchestration_operator.api import conditions as conditions_  # the field below is named `conditions`
 
 
@@ -28,4 +28,9 @@ class ResourceStatus(base.StatusModel):
         description="Ready (the summary), Reconciling (work under way) and Stalled (a change of spec or of "
         "a referenced object is needed), per the Kubernetes API conventions.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    kopf: fields.JsonObject | None = pydantic.Field(
+        default=None,
+        description="Internal bookkeeping of the kopf framework (handler progress and the last handled "
+        "spec). Not part of the API; do not edit.",
     )
