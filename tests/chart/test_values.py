@@ -35,51 +35,75 @@ def test_helm_lint_passes_strictly_with_default_and_non_default_values(helm: Hel
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize(
-    ("values", "error"),
-    [
-        ({"replicas": 2}, "at '': additional properties 'replicas' not allowed"),
-        ({"crds": {"enable": False}}, "at '/crds': additional properties 'enable' not allowed"),
-        ({"image": {"tags": "1"}}, "at '/image': additional properties 'tags' not allowed"),
-        (
-            {"metrics": {"serviceMonitor": {"enable": True}}},
-            "at '/metrics/serviceMonitor': additional properties 'enable' not allowed",
-        ),
-        (
-            {"networkPolicy": {"egress": {"drupal": {"port": [443]}}}},
-            "at '/networkPolicy/egress/drupal': additional properties 'port' not allowed",
-        ),
-        (
-            {"networkPolicy": {"egress": {"drupal": {"to": [{"ipblock": {"cidr": "10.0.0.0/8"}}]}}}},
-            "at '/networkPolicy/egress/drupal/to/0': additional properties 'ipblock' not allowed",
-        ),
-        (
-            {"podSecurityContext": {"runAsUsr": 1000}},
-            "at '/podSecurityContext': additional properties 'runAsUsr' not allowed",
-        ),
-        (
-            {"securityContext": {"capabilities": {"dropp": ["ALL"]}}},
-            "at '/securityContext/capabilities': additional properties 'dropp' not allowed",
-        ),
-        (
-            {"affinity": {"nodeAffinity": {"requiredDuringScheduling": {}}}},
-            "at '/affinity/nodeAffinity': additional properties 'requiredDuringScheduling' not allowed",
-        ),
-        (
-            {"probes": {"liveness": {"period": 5}}},
-            "at '/probes/liveness': additional properties 'period' not allowed",
-        ),
-        ({"replicaCount": "2"}, "at '/replicaCount': got string, want integer"),
-        ({"logging": {"level": "verbose"}}, "at '/logging/level': value must be one of"),
-        ({"watchNamespaces": ["Team_A"]}, "at '/watchNamespaces/0': 'Team_A' does not match pattern"),
-        ({"health": {"port": 70000}}, "at '/health/port': maximum: got 70,000, want 65,535"),
-        ({"image": {"digest": "latest"}}, "at '/image/digest': 'latest' does not match pattern"),
-    ],
-)
-def test_schema_refuses_typos_and_wrong_types(helm: Helm, values: dict[str, Any], error: str) -> None:
+SCHEMA_ERRORS: list[tuple[dict[str, Any], str]] = [
+    ({"replicas": 2}, "at '': additional properties 'replicas' not allowed"),
+    ({"crds": {"enable": False}}, "at '/crds': additional properties 'enable' not allowed"),
+    ({"image": {"tags": "1"}}, "at '/image': additional properties 'tags' not allowed"),
+    (
+        {"metrics": {"serviceMonitor": {"enable": True}}},
+        "at '/metrics/serviceMonitor': additional properties 'enable' not allowed",
+    ),
+    (
+        {"networkPolicy": {"egress": {"drupal": {"port": [443]}}}},
+        "at '/networkPolicy/egress/drupal': additional properties 'port' not allowed",
+    ),
+    (
+        {"networkPolicy": {"egress": {"drupal": {"to": [{"ipblock": {"cidr": "10.0.0.0/8"}}]}}}},
+        "at '/networkPolicy/egress/drupal/to/0': additional properties 'ipblock' not allowed",
+    ),
+    (
+        {"podSecurityContext": {"runAsUsr": 1000}},
+        "at '/podSecurityContext': additional properties 'runAsUsr' not allowed",
+    ),
+    (
+        {"securityContext": {"capabilities": {"dropp": ["ALL"]}}},
+        "at '/securityContext/capabilities': additional properties 'dropp' not allowed",
+    ),
+    (
+        {"affinity": {"nodeAffinity": {"requiredDuringScheduling": {}}}},
+        "at '/affinity/nodeAffinity': additional properties 'requiredDuringScheduling' not allowed",
+    ),
+    (
+        {"probes": {"liveness": {"period": 5}}},
+        "at '/probes/liveness': additional properties 'period' not allowed",
+    ),
+    ({"replicaCount": "2"}, "at '/replicaCount': got string, want integer"),
+    ({"logging": {"level": "verbose"}}, "at '/logging/level': value must be one of"),
+    ({"watchNamespaces": ["Team_A"]}, "at '/watchNamespaces/0': 'Team_A' does not match pattern"),
+    ({"health": {"port": 70000}}, "at '/health/port': maximum: got 70,000, want 65,535"),
+    ({"image": {"digest": "latest"}}, "at '/image/digest': 'latest' does not match pattern"),
+]
+
+
+@pytest.mark.parametrize(("values", "error"), SCHEMA_ERRORS)
+def test_schema_refuses_typos_and_wrong_types(schema_errors: str, values: dict[str, Any], error: str) -> None:
+    assert "values don't meet the specifications of the schema" in schema_errors
+    assert error in schema_errors
+
+
+def _merge(into: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    for key, value in values.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+    return into
+
+
+@pytest.fixture(scope="module")
+def schema_errors(helm: Helm) -> str:
+    """One `helm template` with every bad value at once: the schema reports all of them together."""
+    merged: dict[str, Any] = {}
+    for param in SCHEMA_ERRORS:
+        _merge(merged, param[0])
+    return helm.template_error(merged)
+
+
+def test_each_schema_error_is_reported_alone_too(helm: Helm) -> None:
+    values, error = SCHEMA_ERRORS[0]
     stderr = helm.template_error(values)
-    assert "values don't meet the specifications of the schema" in stderr
     assert error in stderr
+    assert len([line for line in stderr.splitlines() if line.startswith("- at ")]) == 1
 
 
 @pytest.mark.parametrize(
