@@ -40,9 +40,12 @@ unit: setup
 e2e: setup
 	$(BIN)/pytest tests/e2e
 
-# Regenerate crds/ from the pydantic models in operator/orchestration_operator/api/.
+# Regenerate crds/ from the pydantic models in operator/orchestration_operator/api/, then the chart's
+# copies (files/crds/) and the manifests rendered from the chart (deploy/).
 crds: setup
 	PYTHONPATH=operator $(PY) -m orchestration_operator.api.crdgen --write crds/
+	$(PY) scripts/sync-chart-crds
+	$(PY) scripts/render-deploy
 
 bench: setup
 	$(BIN)/orchestration-operator bench all
