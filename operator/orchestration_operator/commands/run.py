@@ -94,7 +94,7 @@ def main(args: argparse.Namespace) -> int:
     kopf.run(
         standalone=config.standalone,
         priority=config.priority,
-        peering_name=config.peering,
+        peering_name=None if config.standalone else config.peering,
         clusterwide=config.clusterwide,
         namespaces=config.namespaces,
         liveness_endpoint=f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None,
