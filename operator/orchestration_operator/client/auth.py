@@ -16,10 +16,12 @@ import asyncio
 import base64
 import dataclasses
 import re
-from collections.abc import Iterable
-from typing import ClassVar, Protocol
+from collections.abc import Awaitable, Callable, Iterable
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 from orchestration_operator.client import errors
+
+T = TypeVar("T")
 
 _HIDDEN = "<hidden>"
 _COOKIE_PAIR = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+=[^;\s]*$")  # RFC 6265 cookie-name=cookie-value
@@ -109,17 +111,16 @@ class SessionAuth(Auth):
     def __init__(self, cookie: str, csrf_token: str | None = None) -> None:
         self._cookie = parse_cookie(cookie)
         self._session: Session | None = Session(self._cookie, csrf_token) if csrf_token else None
-        self._lock = asyncio.Lock()
+        self._fetch: SingleFlight[Session] = SingleFlight()
 
     async def headers(self, backend: SessionBackend) -> tuple[dict[str, str], Session | None]:
-        session = self._session
-        if session is None:
-            async with self._lock:  # a burst of first requests fetches the token once
-                session = self._session
-                if session is None:
-                    token = await backend.fetch_csrf_token(self._cookie)
-                    session = self._session = Session(self._cookie, token)
+        session = self._session or await self._fetch.run(lambda: self._fetch_token(backend))
         return session.headers(), session
+
+    async def _fetch_token(self, backend: SessionBackend) -> Session:
+        token = await backend.fetch_csrf_token(self._cookie)
+        self._session = Session(self._cookie, token)
+        return self._session
 
     def __repr__(self) -> str:
         return f"SessionAuth(cookie={_HIDDEN}, csrf_token={_HIDDEN if self._session else None})"
@@ -129,8 +130,8 @@ class LoginAuth(Auth):
     """Username and password used to open a cookie session (``POST /user/login?_format=json``).
 
     The session is opened on first use and opened again, once, when a request using it is answered 403
-    (sessions expire). Concurrent requests share one login: a burst never logs in N times, which matters
-    because Drupal blocks a user after 5 failed logins in 6 hours.
+    (sessions expire). Concurrent requests share one login, failed or not: a burst never logs in N times,
+    which matters because Drupal blocks a user after 5 failed logins in 6 hours.
     """
 
     kind = "login"
@@ -145,9 +146,7 @@ class LoginAuth(Auth):
         self.username = username
         self._password = password
         self._session: Session | None = None
-        self._lock = asyncio.Lock()
-        self._attempts = 0  # logins tried so far; waiters compare it to share one attempt's outcome
-        self._failure: errors.OrchestrationError | None = None
+        self._login: SingleFlight[Session] = SingleFlight()
 
     async def headers(self, backend: SessionBackend) -> tuple[dict[str, str], Session | None]:
         session = self._session or await self._open(backend, replacing=None)
@@ -158,25 +157,41 @@ class LoginAuth(Auth):
         return True
 
     async def _open(self, backend: SessionBackend, *, replacing: Session | None) -> Session:
-        attempts_seen = self._attempts
-        async with self._lock:
-            current = self._session
-            if current is not None and current is not replacing:
-                return current  # opened (or renewed) by another request meanwhile
-            if self._attempts != attempts_seen and self._failure is not None:
-                raise self._failure  # the login this request waited for failed: do not hammer the site
-            self._attempts += 1
-            self._failure = None
-            try:
-                self._session = await backend.open_session(self.username, self._password)
-            except errors.OrchestrationError as error:
-                self._session = None
-                self._failure = error
-                raise
-            return self._session
+        current = self._session
+        if current is not None and current is not replacing:
+            return current  # opened, or already renewed, by another request
+        return await self._login.run(lambda: self._log_in(backend))
+
+    async def _log_in(self, backend: SessionBackend) -> Session:
+        self._session = None  # requests arriving meanwhile wait for the new session, not the stale one
+        self._session = await backend.open_session(self.username, self._password)
+        return self._session
 
     def __repr__(self) -> str:
         return f"LoginAuth(username={self.username!r}, password={_HIDDEN})"
+
+
+class SingleFlight(Generic[T]):
+    """Runs one operation on behalf of every caller that asks while it is in flight.
+
+    Callers share its result or its exception; a caller that is cancelled does not cancel it for the
+    others. The next call after it finished starts a new one.
+    """
+
+    def __init__(self) -> None:
+        self._task: asyncio.Future[T] | None = None
+
+    async def run(self, operation: Callable[[], Awaitable[T]]) -> T:
+        task = self._task
+        if task is None:
+            task = self._task = asyncio.ensure_future(operation())
+            task.add_done_callback(self._finished)
+        return await asyncio.shield(task)
+
+    def _finished(self, task: asyncio.Future[T]) -> None:
+        self._task = None
+        if not task.cancelled():
+            task.exception()  # mark it retrieved even if every caller was cancelled meanwhile
 
 
 def session_from_login(set_cookies: Iterable[str], csrf_token: object) -> Session | None:

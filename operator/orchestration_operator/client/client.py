@@ -297,12 +297,8 @@ class _Backend:
         client = self._client
         content = _encode({"name": username, "pass": password})
         # No Cookie header: Drupal refuses /user/login (403) to a request that already has a session.
-        raw = await retry_.run(
-            client._retry,
-            lambda: client._send(routes.LOGIN, content, {}, None),
-            idempotent=True,
-            route=routes.LOGIN.name,
-        )
+        # Not retried here: a failure here fails the call's attempt, which ``retry`` may repeat whole.
+        raw = await client._send(routes.LOGIN, content, {}, None)
         if raw.status in (400, 403):
             said = responses.excerpt(raw.body)
             raise errors.LoginFailed(
@@ -330,12 +326,7 @@ class _Backend:
 
     async def fetch_csrf_token(self, cookie: str) -> str:
         client = self._client
-        raw = await retry_.run(
-            client._retry,
-            lambda: client._send(routes.SESSION_TOKEN, None, {"Cookie": cookie}, None),
-            idempotent=True,
-            route=routes.SESSION_TOKEN.name,
-        )
+        raw = await client._send(routes.SESSION_TOKEN, None, {"Cookie": cookie}, None)
         if not 200 <= raw.status < 300:
             raise responses.error_for(routes.SESSION_TOKEN, raw.status, raw.headers, raw.body)
         token = raw.body.decode("ascii", "replace").strip()

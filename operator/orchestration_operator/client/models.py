@@ -50,7 +50,10 @@ def _options(value: Any) -> Any:
         return [{"key": k, "name": v} for k, v in value.items()]  # {"key": "name"}: a bare choice map
     value = _values_if_mapping(value)
     if isinstance(value, list):
-        return [item if isinstance(item, dict) else {"key": item, "name": str(item)} for item in value]
+        return [
+            {"key": item, "name": str(item)} if isinstance(item, (str, int, float, bool)) else item
+            for item in value
+        ]
     return value
 
 
@@ -82,7 +85,7 @@ def _whole_seconds(value: Any) -> Any:
     # Sites may hand back the float some clients send (1764000000.123) or a numeric string: the cursor is
     # whole seconds, and flooring keeps an item inside the second it happened in.
     if isinstance(value, bool):
-        return value  # let validation refuse it
+        raise ValueError("a timestamp cannot be a boolean")
     if isinstance(value, float) and math.isfinite(value):
         return math.floor(value)
     if isinstance(value, str):

@@ -83,15 +83,15 @@ def invalid(
     route: routes.Route, status: int, body: bytes, *, expected: str = "JSON", detail: str = ""
 ) -> errors.InvalidResponse:
     if not body.strip():
-        what = "an empty body"
+        what = f"an empty body instead of {expected}"
     elif looks_like_html(body):
-        what = "an HTML page"
+        what = f"an HTML page instead of {expected}"
     elif expected == "JSON":
         what = "a body that is not JSON"
     else:
-        what = "JSON of another shape"
+        what = f"JSON of another shape instead of {expected}"
     summary = excerpt(body)
-    message = f"{route} answered {status} with {what} instead of {expected}{detail}"
+    message = f"{route} answered {status} with {what}{detail}"
     if summary:
         message += f": {summary!r}"
     return errors.InvalidResponse(message, status=status, route=route.name, excerpt=summary)

@@ -160,7 +160,10 @@ def map_exception(error: httpx.HTTPError, route: routes.Route) -> errors.Orchest
         tls = next((c for c in causes if isinstance(c, ssl.SSLError)), None)
         if tls is not None:
             certificate = isinstance(tls, ssl.SSLCertVerificationError)
-            what = tls.verify_message if isinstance(tls, ssl.SSLCertVerificationError) else tls.reason
+            if isinstance(tls, ssl.SSLCertVerificationError):
+                what = tls.verify_message
+            else:
+                what = tls.strerror or str(tls)
             return errors.TLSError(
                 f"{route}: TLS handshake failed: {what or detail}",
                 certificate_problem=certificate,
