@@ -39,9 +39,14 @@ def ssl_context(verify: bool | str | os.PathLike[str]) -> ssl.SSLContext | bool:
     if isinstance(verify, bool):
         return verify
     path = os.fspath(verify)
-    if os.path.isdir(path):
-        return ssl.create_default_context(capath=path)
-    return ssl.create_default_context(cafile=path)
+    try:
+        if os.path.isdir(path):
+            return ssl.create_default_context(capath=path)
+        return ssl.create_default_context(cafile=path)
+    except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+        raise ValueError(
+            f"cannot load the CA file {path!r}: {getattr(error, 'reason', None) or error}"
+        ) from error
 
 
 def _no_cookies() -> http.cookiejar.CookieJar:
