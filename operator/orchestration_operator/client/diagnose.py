@@ -266,7 +266,9 @@ def _after_failure(
             _ok("permission", f'"{errors.PERMISSION}" granted'),
             _fail("services", str(error), Exit.SITE_ERROR, error),
         ]
-    return [*answered, _fail("services", str(error), Exit.SITE_ERROR, error)]
+    # Failing to log in (or to fetch a CSRF token) is an authentication finding, whatever the cause.
+    check = "authentication" if error.before_request else "services"
+    return [*answered, _fail(check, str(error), Exit.SITE_ERROR, error)]
 
 
 def _skipped(*checks: str) -> list[Finding]:

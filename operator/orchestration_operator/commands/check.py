@@ -27,6 +27,9 @@ class UsageError(Exception):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    # No abbreviations: "--password SECRET" must be an error, not "--password-file SECRET" (which would
+    # then print the secret as a file name that cannot be read).
+    parser.allow_abbrev = False
     parser.epilog = (
         f"Secrets are read from files ('-' for stdin) or from ${PASSWORD_ENV},\n${COOKIE_ENV} and "
         f"${CSRF_ENV}, never from the command line.\n\n{diagnose.EXIT_CODE_HELP}"

@@ -371,7 +371,8 @@ async def test_a_failing_login_route_is_not_taken_for_granted_access(site: Site)
     site.on("POST", "/user/login", html_page(500, "Error"))
     lines, code = await _run(site, LoginAuth("bot", "pw"))
     assert lines[2:] == [
-        "FAIL services: POST /user/login?_format=json answered 500 Internal Server Error (the site said: "
+        "FAIL authentication: POST /user/login?_format=json answered 500 Internal Server Error (the site "
+        "said: "
         "'Error')"
     ]
     assert code == 8
