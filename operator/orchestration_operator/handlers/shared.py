@@ -46,7 +46,7 @@ def _count_request(route: str, outcome: str, seconds: float) -> None:
     metrics.API_REQUESTS.labels("", "", route, outcome).inc()
 
 
-@kopf.index(names.GROUP, names.VERSION, CONNECTIONS)
+@kopf.index(names.GROUP, names.VERSION, CONNECTIONS)  # type: ignore[arg-type]
 def connections(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Any]:
     return {
         (namespace, name): {
