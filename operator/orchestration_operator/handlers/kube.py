@@ -134,7 +134,7 @@ async def patch_status(
         _core()  # loads the credentials once
         api = k8s_client.CustomObjectsApi()
         try:
-            result: dict[str, Any] = api.patch_namespaced_custom_object_status(
+            result = api.patch_namespaced_custom_object_status(
                 names.GROUP, names.VERSION, namespace, plural, name, body
             )
         except k8s_exceptions.ApiException as exc:
@@ -143,7 +143,7 @@ async def patch_status(
             if exc.status == 404:
                 raise Gone(f"{plural}/{name} not found") from None
             raise
-        return result
+        return dict(result)
 
     return await asyncio.to_thread(patch)
 
