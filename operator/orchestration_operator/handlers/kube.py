@@ -11,7 +11,7 @@ import asyncio
 import base64
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
@@ -143,7 +143,7 @@ async def patch_status(
             if exc.status == 404:
                 raise Gone(f"{plural}/{name} not found") from None
             raise
-        return dict(result)
+        return cast(dict[str, Any], result)
 
     return await asyncio.to_thread(patch)
 
