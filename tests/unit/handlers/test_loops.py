@@ -1,0 +1,73 @@
+"""The shared loop machinery: status merge patches, sleeping until due / woken / stopped."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from orchestration_operator.api import webhook
+from orchestration_operator.handlers import loops
+from orchestration_operator.reconcile import wakeups
+
+
+@pytest.mark.parametrize(
+    ("current", "desired", "patch"),
+    [
+        ({}, {}, {}),
+        ({"registeredKey": "a"}, {"registeredKey": "a"}, {}),
+        ({"registeredKey": "a"}, {"registeredKey": "b"}, {"registeredKey": "b"}),
+        ({"registeredKey": "a", "urlDigest": "x"}, {}, {"registeredKey": None, "urlDigest": None}),
+        ({"kopf": {"progress": {}}}, {}, {}),  # kopf's storage is never touched
+        ({"somethingElse": 1}, {}, {}),  # nor fields the model does not know
+        ({"conditions": [{"type": "Ready"}]}, {"conditions": []}, {"conditions": []}),
+    ],
+)
+def test_status_patch(current: dict[str, Any], desired: dict[str, Any], patch: dict[str, Any]) -> None:
+    assert loops.status_patch(webhook.OrchestrationWebhookStatus, current, desired) == patch
+
+
+class Stopped:
+    """A stand-in for kopf's DaemonStopped: truthy once set, ``await stopped.wait()``."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+
+    def __bool__(self) -> bool:
+        return self.event.is_set()
+
+    async def wait(self) -> None:
+        await self.event.wait()
+
+
+async def test_sleep_returns_when_woken() -> None:
+    waker, stopped = wakeups.Waker(), Stopped()
+    asyncio.get_running_loop().call_later(0.01, waker.wake, "spec")
+    async with asyncio.timeout(2):
+        await loops.sleep(stopped, waker, None)  # type: ignore[arg-type]
+    assert waker.take_reasons() == {"spec"}
+
+
+async def test_sleep_returns_when_stopped() -> None:
+    waker, stopped = wakeups.Waker(), Stopped()
+    asyncio.get_running_loop().call_later(0.01, stopped.event.set)
+    async with asyncio.timeout(2):
+        await loops.sleep(stopped, waker, float("inf"))  # type: ignore[arg-type]
+    assert not waker.pending
+
+
+async def test_sleep_returns_after_the_delay_and_leaves_no_task_behind() -> None:
+    waker, stopped = wakeups.Waker(), Stopped()
+    before = len(asyncio.all_tasks())
+    started = asyncio.get_running_loop().time()
+    await loops.sleep(stopped, waker, 0.02)  # type: ignore[arg-type]
+    assert asyncio.get_running_loop().time() - started >= 0.02
+    assert len(asyncio.all_tasks()) == before
+
+
+async def test_sleep_with_a_pending_wake_returns_at_once() -> None:
+    waker, stopped = wakeups.Waker(), Stopped()
+    waker.wake()
+    async with asyncio.timeout(0.5):
+        await loops.sleep(stopped, waker, 3600)  # type: ignore[arg-type]
