@@ -12,6 +12,8 @@ kube-apiserver evaluates ``x-kubernetes-validations`` with cel-go plus its exten
 - Kubernetes regex: ``find``, ``findAll``.
 - Kubernetes URLs: ``url``, ``isURL``, ``getScheme``, ``getHost``, ``getHostname``, ``getPort``,
   ``getEscapedPath``, ``getQuery``.
+- Optionals, for ``oldSelf`` in rules with ``optionalOldSelf: true``: ``hasValue``, ``value``,
+  ``orValue`` (the ``?.`` syntax is not parsed by cel-python).
 
 celpy calls a function with the receiver as first argument (``s.split(',')`` is ``split(s, ',')``). A
 ``TypeError`` becomes CEL's "no such overload", a ``ValueError`` an evaluation error.
@@ -227,6 +229,50 @@ def find_all(text: Any, pattern: Any, count: Any = None) -> celtypes.ListType:
     return celtypes.ListType([celtypes.StringType(f) for f in found])
 
 
+# --- optionals (oldSelf of rules with optionalOldSelf: true) ----------------------------------------
+
+
+class Optional:
+    """CEL's ``optional_type``, as far as rules with ``optionalOldSelf`` use it."""
+
+    def __init__(self, value: Any, *, present: bool) -> None:
+        self.held = value
+        self.present = present
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Optional):
+            raise TypeError("no such overload: optional compared with a non-optional")
+        return self.present == other.present and (not self.present or _equal(self.held, other.held))
+
+    def __hash__(self) -> int:
+        return hash(self.present)
+
+    def __repr__(self) -> str:
+        return f"optional.of({self.held!r})" if self.present else "optional.none()"
+
+
+def _optional(value: Any) -> Optional:
+    if not isinstance(value, Optional):
+        raise TypeError("no such overload: expected an optional")
+    return value
+
+
+def has_value(value: Any) -> celtypes.BoolType:
+    return celtypes.BoolType(_optional(value).present)
+
+
+def optional_value(value: Any) -> Any:
+    optional = _optional(value)
+    if not optional.present:
+        raise ValueError("optional.none() dereference")
+    return optional.held
+
+
+def or_value(value: Any, default: Any) -> Any:
+    optional = _optional(value)
+    return optional.held if optional.present else default
+
+
 # --- URLs ------------------------------------------------------------------------------------------
 
 
@@ -336,4 +382,7 @@ FUNCTIONS: Final[dict[str, Any]] = {
     "getPort": get_port,
     "getEscapedPath": get_escaped_path,
     "getQuery": get_query,
+    "hasValue": has_value,
+    "value": optional_value,
+    "orValue": or_value,
 }

@@ -373,3 +373,57 @@ def test_null_values_are_not_validated() -> None:
 )
 def test_values_are_typed_by_the_schema(node: dict[str, Any] | None, value: Any, expected: str) -> None:
     assert repr(cel.to_cel(value, node)) == expected
+
+
+OPTIONAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "spec": {
+            "type": "object",
+            "properties": {
+                "phase": {
+                    "type": "string",
+                    "x-kubernetes-validations": [
+                        {
+                            "rule": "oldSelf.hasValue() || self == 'Pending'",
+                            "optionalOldSelf": True,
+                            "message": "must start as Pending",
+                        },
+                        {
+                            "rule": "oldSelf.orValue('') != 'Done' || self == 'Done'",
+                            "optionalOldSelf": True,
+                            "message": "Done is final",
+                        },
+                    ],
+                },
+                "count": {
+                    "type": "integer",
+                    "x-kubernetes-validations": [
+                        {"rule": "!oldSelf.hasValue() || self >= oldSelf.value()", "optionalOldSelf": True}
+                    ],
+                },
+            },
+        }
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "messages"),
+    [
+        (None, {"phase": "Pending", "count": 1}, []),
+        (None, {"phase": "Running"}, ['Invalid value: "string": must start as Pending']),
+        ({"phase": "Pending"}, {"phase": "Running"}, []),
+        ({"phase": "Done"}, {"phase": "Running"}, ['Invalid value: "string": Done is final']),
+        (
+            {"count": 3},
+            {"count": 2},
+            ['Invalid value: "integer": failed rule: !oldSelf.hasValue() || self >= oldSelf.value()'],
+        ),
+    ],
+)
+def test_optional_old_self_rules_also_run_on_create(
+    old: dict[str, Any] | None, new: dict[str, Any], messages: list[str]
+) -> None:
+    errors = cel.validate_rules({"spec": new}, {"spec": old} if old is not None else None, OPTIONAL_SCHEMA)
+    assert [e.message for e in errors] == messages
