@@ -121,6 +121,12 @@ CASES: list[tuple[str, dict[str, Any], Any, list[tuple[str, str, str]]]] = [
     ("pattern searches, unanchored", {"type": "string", "pattern": "b"}, "abc", []),
     ("pattern in RE2 syntax only", {"type": "string", "pattern": "^[[:alpha:]]+$"}, "abc", []),
     (
+        "pattern $ does not match before a final newline, as in Go",
+        {"type": "string", "pattern": "^[a-z]+$"},
+        "abc\n",
+        [("spec.f", INVALID, "Invalid value: \"abc\\n\": spec.f in body should match '^[a-z]+$'")],
+    ),
+    (
         "only the first string failure is reported",
         {"type": "string", "maxLength": 2, "pattern": "^x"},
         "abc",
