@@ -291,6 +291,7 @@ class _Rule:
     reason: str
     field_path: str
     optional_old_self: bool
+    immutability: bool  # the rule is `self == oldSelf`, the usual way to make a field immutable
     serial: int = dataclasses.field(default_factory=lambda: next(_serials))  # the result cache's key
 
 
@@ -367,6 +368,7 @@ def _make_rule(raw: dict[str, Any], node_schema: dict[str, Any]) -> _Rule:
         reason=reason if reason in _REASONS else fielderrors.INVALID,
         field_path=_normalize_field_path(str(raw.get("fieldPath") or ""), node_schema),
         optional_old_self=bool(raw.get("optionalOldSelf")),
+        immutability="".join(source.split()) in ("self==oldSelf", "oldSelf==self"),
     )
 
 
@@ -460,6 +462,8 @@ def _walk(
         for rule in node.rules:
             if rule.program.uses_old_self:
                 # Transition rules run only with an old value, unless oldSelf is optional.
+                if rule.immutability and has_old and unchanged and correlated:
+                    continue  # `self == oldSelf` holds for an unchanged value: skip converting both
                 if has_old or rule.optional_old_self:
                     _check(rule, subject, _OPTIONAL if rule.optional_old_self else _TRANSITION, path, errors)
             elif not unchanged:
