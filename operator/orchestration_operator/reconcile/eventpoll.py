@@ -47,6 +47,58 @@ class PollSource(Protocol):
     ) -> Sequence[cursor.PollItemLike]: ...
 
 
+# --- where a cycle starts --------------------------------------------------------------------------------
+
+
+def start_from(spec: api.EventPollSpec) -> cursor.StartFrom:
+    """The cursor's starting point from ``spec.startFrom``."""
+    start = spec.start_from
+    if start.timestamp is not None:
+        return cursor.parse_start_from(cursor.TIMESTAMP, start.timestamp)
+    if start.id is not None:
+        return cursor.parse_start_from(cursor.ID, start.id)
+    return cursor.BEGINNING if start.position == api.StartPosition.BEGINNING else cursor.NOW
+
+
+def parse_reset(mode: cursor.Mode, annotation: str) -> cursor.StartFrom:
+    """The reset-cursor annotation: ``now``, ``beginning`` or a cursor value, optionally followed by
+    whitespace and a free note (so the same target can be applied again: ``now 2nd try``).
+    :class:`cursor.CursorError` when the target is not valid for ``mode``."""
+    target = annotation.strip().split(maxsplit=1)
+    if not target:
+        raise cursor.CursorError("the reset-cursor annotation is empty: use now, beginning or a cursor value")
+    return cursor.parse_start_from(mode, target[0])
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Start:
+    """The state a cycle starts from, and the reset annotation value it applies (if any)."""
+
+    state: cursor.CursorState
+    reset: str | None = None
+    """Pass to :meth:`PollOutcome.status_patch` as ``cursor_reset``: recorded once the cycle commits."""
+
+
+def starting_state(
+    spec: api.EventPollSpec,
+    status: api.EventPollStatus,
+    *,
+    reset_annotation: str | None = None,
+    config: cursor.CursorConfig = cursor.DEFAULT_CONFIG,
+) -> Start:
+    """The cursor state from the persisted status, or a reset when the reset-cursor annotation holds a
+    value not applied yet (``status.cursorReset``). Raises :class:`cursor.CursorError` for an invalid
+    annotation (an ``InvalidSpec`` verdict: the person who set it must fix it)."""
+    mode: cursor.Mode = cursor.TIMESTAMP if spec.mode == api.PollMode.TIMESTAMP else cursor.ID
+    if reset_annotation is not None and reset_annotation != status.cursor_reset:
+        target = parse_reset(mode, reset_annotation)
+        return Start(state=cursor.initial_state(mode, target, config=config), reset=reset_annotation)
+    persisted = status.to_dict()
+    return Start(
+        state=cursor.CursorState.from_status(persisted, mode=mode, start=start_from(spec), config=config)
+    )
+
+
 # --- conditions ------------------------------------------------------------------------------------------
 
 VerdictKind = Literal["ready", "reconciling", "stalled"]

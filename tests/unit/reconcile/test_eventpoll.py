@@ -439,3 +439,94 @@ def test_failure_delay(
         eventpoll.failure_delay(failures, interval=interval, retry_after=retry_after, rng=lambda: rng)
         == expected
     )
+
+
+# --- starting state --------------------------------------------------------------------------------------
+
+
+def spec(mode: str = "timestamp", **start: Any) -> api.EventPollSpec:
+    return api.EventPollSpec.model_validate(
+        {
+            "connectionRef": {"name": "site"},
+            "name": NAME,
+            "mode": mode,
+            "sinks": [{"name": "ring", "configMap": {"name": "events"}}],
+            **({"startFrom": start} if start else {}),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("spec_", "expected"),
+    [
+        (spec(), cursor.NOW),
+        (spec(position="beginning"), cursor.BEGINNING),
+        (spec(timestamp=1_700_000_000), cursor.StartFrom("cursor", 1_700_000_000)),
+        (spec("id", id="42"), cursor.StartFrom("cursor", "42")),
+    ],
+)
+def test_start_from_spec(spec_: api.EventPollSpec, expected: cursor.StartFrom) -> None:
+    assert eventpoll.start_from(spec_) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "annotation", "expected_status", "reset"),
+    [
+        ({}, None, {"cursor": None, "edgeKeys": []}, None),
+        (
+            {"cursor": {"timestamp": 5}, "edgeKeys": ["5:*"]},
+            None,
+            {"cursor": {"timestamp": 5}, "edgeKeys": ["5:*"]},
+            None,
+        ),
+        ({"cursor": {"timestamp": 5}}, "now", {"cursor": None, "edgeKeys": []}, "now"),
+        (
+            {"cursor": {"timestamp": 5}, "cursorReset": "now"},
+            "now",
+            {"cursor": {"timestamp": 5}, "edgeKeys": []},
+            None,
+        ),
+        (
+            {"cursor": {"timestamp": 5}, "cursorReset": "now"},
+            "now again",
+            {"cursor": None, "edgeKeys": []},
+            "now again",
+        ),
+        (
+            {"cursor": {"timestamp": 5}},
+            " 1700000000 ",
+            {"cursor": {"timestamp": 1_700_000_000}, "edgeKeys": ["1700000000:*"]},
+            " 1700000000 ",
+        ),
+        (
+            {"cursor": {"timestamp": 5}},
+            "beginning",
+            {"cursor": {"timestamp": 0}, "edgeKeys": ["0:*"]},
+            "beginning",
+        ),
+    ],
+)
+def test_starting_state(
+    status: dict[str, Any], annotation: str | None, expected_status: dict[str, Any], reset: str | None
+) -> None:
+    start = eventpoll.starting_state(
+        spec(), api.EventPollStatus.model_validate(status), reset_annotation=annotation
+    )
+    assert (start.state.to_status(), start.reset) == (expected_status, reset)
+
+
+@pytest.mark.parametrize(
+    ("mode", "annotation"), [("timestamp", "yesterday"), ("timestamp", "  "), ("timestamp", "-3")]
+)
+def test_an_invalid_reset_annotation_is_refused(mode: str, annotation: str) -> None:
+    with pytest.raises(cursor.CursorError):
+        eventpoll.starting_state(spec(mode), api.EventPollStatus(), reset_annotation=annotation)
+
+
+async def test_a_reset_is_recorded_once_the_cycle_commits() -> None:
+    start = eventpoll.starting_state(spec(), api.EventPollStatus(), reset_annotation="100")
+    outcome = await eventpoll.poll_once(
+        poll_name=NAME, state=start.state, source=Source(item(101, "x")), sinks=[Sink("a")], clock=lambda: NOW
+    )
+    patch = outcome.status_patch(api.EventPollStatus(), sink_names=["a"], cursor_reset=start.reset)
+    assert (patch["cursor"], patch["cursorReset"]) == ({"timestamp": 101}, "100")
