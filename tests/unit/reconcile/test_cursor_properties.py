@@ -16,6 +16,7 @@ import json
 import random
 from typing import Any
 
+import hypothesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -101,9 +102,11 @@ class Scenario:
         draw = self.draw
         if self.mode == cursor.TIMESTAMP:
             if history or self.seen_max is None:
-                low = self.clock - 10
-            else:
-                low = max(self.clock - 10, int(self.seen_max) - self.config.window_seconds + 1)
+                return draw(st.integers(self.clock - 10, self.clock), label="timestamp")
+            low = max(self.clock - 10, int(self.seen_max) - self.config.window_seconds + 1)
+            if draw(st.booleans(), label="late arrival"):
+                # Within the window of the newest value polled: the case a "> newest" client loses.
+                return draw(st.integers(low, max(low, int(self.seen_max))), label="timestamp")
             return draw(st.integers(low, self.clock), label="timestamp")
         existing = {item.id for item in self.items}
         while True:
@@ -161,6 +164,15 @@ class Scenario:
         )
         events = absorbed.events
         self.check_batch(events)
+        # Labels for --hypothesis-show-statistics: the schedules must reach the interesting cases.
+        if absorbed.closed:
+            hypothesis.event("edge overflow closed a value")
+        if absorbed.more:
+            hypothesis.event("batch cut by max_batch")
+        if absorbed.duplicates:
+            hypothesis.event("site returned remembered edge items")
+        if crash and events:
+            hypothesis.event("crash after a non-empty delivery")
         self.max_edge = max(self.max_edge, absorbed.state.edge_size())
         assert absorbed.state.edge_size() <= self.config.edge_capacity
         if crash:
@@ -225,6 +237,8 @@ class Scenario:
                     assert int(first) >= int(newest) - (self.config.window_seconds - 1)
                 else:
                     assert cursor.order_key(first) >= cursor.order_key(newest)
+            if newest is not None and cursor.order_key(batch[0].value) <= cursor.order_key(newest):
+                hypothesis.event("late arrival delivered at or below the newest value")
             last = batch[-1].value
             if newest is None or cursor.order_key(last) > cursor.order_key(newest):
                 newest = last
