@@ -94,8 +94,8 @@ class OrchestrationClient:
             # Building a verifying SSL context costs ~0.1 s; a plain-http site never does TLS (and the
             # client follows no redirects), so it skips that cost.
             verify=verify if self.base_url.startswith("https://") else False,
-            # One spare connection so that a login never waits behind the requests that need it.
-            max_connections=max_concurrent_requests + 1,
+            # The semaphore is the bound; logins take a slot like any request (never while holding one).
+            max_connections=max_concurrent_requests,
             transport=transport,
             headers={"Accept": "application/json", "User-Agent": USER_AGENT},
         )
