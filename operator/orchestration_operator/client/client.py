@@ -317,7 +317,8 @@ class _Backend:
         token = value.get("csrf_token") if isinstance(value, dict) else None
         session = auth_.session_from_login(raw.headers.get_list("set-cookie"), token)
         if session is None:
-            raise errors.LoginFailed(
+            # A success without a session: a proxy or module answered in Drupal's place.
+            raise errors.InvalidResponse(
                 f"{routes.LOGIN} answered {raw.status} but set no session cookie",
                 status=raw.status,
                 route=routes.LOGIN.name,
