@@ -108,6 +108,12 @@ class Fault:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Fault:
+        """Rebuild a fault read back from the control API (keeps ``id`` and ``hits``)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in names})
+
     def matches(self, route: str | None, body: Any) -> bool:
         if self.route != "*" and self.route != route:
             return False
