@@ -39,6 +39,7 @@ run time, slept with ``asyncio.sleep`` so other requests go on):
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import json
 import pathlib
@@ -345,12 +346,23 @@ def load_catalog(path: str | pathlib.Path) -> Catalog:
     except OSError as exc:
         raise errors.CatalogError(f"cannot read catalog {path}: {exc.strerror}") from exc
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix == ".json" else load_yaml(text)
     except (ValueError, yaml.YAMLError) as exc:
         raise errors.CatalogError(f"catalog {path} is not valid {path.suffix.lstrip('.') or 'YAML'}") from exc
     return Catalog.from_data(data)
 
 
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load``, with libyaml's C loader when PyYAML has it (ten times faster)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load(text, Loader=loader)  # both loaders are the safe ones
+
+
+@functools.cache
+def _demo_data() -> Any:
+    return load_yaml(DEMO_CATALOG_PATH.read_text(encoding="utf-8"))
+
+
 def demo_catalog() -> Catalog:
     """The catalog shipped with the package: realistic services and poll sources for local trials."""
-    return load_catalog(DEMO_CATALOG_PATH)
+    return Catalog.from_data(copy.deepcopy(_demo_data()))

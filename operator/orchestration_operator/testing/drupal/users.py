@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from orchestration_operator.testing.drupal import errors
+from orchestration_operator.testing.drupal import catalog, errors
 
 PERMISSION = "use orchestration connect"
 
@@ -97,7 +97,7 @@ def load_users(path: str | pathlib.Path) -> list[User]:
     except OSError as exc:
         raise errors.UsersError(f"cannot read users file {path}: {exc.strerror}") from exc
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix == ".json" else catalog.load_yaml(text)
     except (ValueError, yaml.YAMLError) as exc:
         raise errors.UsersError(f"users file {path} is not valid YAML or JSON") from exc
     if isinstance(data, Mapping):
