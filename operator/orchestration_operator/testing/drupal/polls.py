@@ -62,11 +62,11 @@ class PollSources:
             existing = self._sources.get(name)
             if existing is not None and existing[0] != mode:
                 raise errors.CatalogError(f"poll source {name!r} is in {existing[0]} mode, not {mode}")
-            stored = existing[1] if existing is not None else []
-            new = [self._item(name, mode, item, stored) for item in items]
-            stored.extend(new)
-            self._sources[name] = (mode, stored)  # type: ignore[assignment]
-            return len(stored)
+            working = list(existing[1]) if existing is not None else []
+            for item in items:  # all or nothing: the source changes only if every item is valid
+                working.append(self._item(name, mode, item, working))
+            self._sources[name] = (mode, working)  # type: ignore[assignment]
+            return len(working)
 
     @staticmethod
     def _item(name: str, mode: str, item: Mapping[str, Any], stored: list[PollItem]) -> PollItem:
