@@ -25,6 +25,7 @@ import itertools
 import socket
 import struct
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -81,6 +82,8 @@ class Fault:
             raise errors.FaultError(f"a {self.kind} fault damages a real answer: its stage is 'after'")
         if self.times is not None and (not isinstance(self.times, int) or self.times < 1):
             raise errors.FaultError("times must be a positive integer, or None for every request")
+        if isinstance(self.match, Mapping):
+            self.match = dict(self.match)
         if not isinstance(self.match, dict):
             raise errors.FaultError("match must be a mapping of body fields to values")
         if self.latency_ms < 0 or self.hang_seconds < 0:

@@ -89,7 +89,7 @@ class EmulatorProcess:
                     f"the emulator did not listen within {self._startup_timeout} s"
                 ) from None
             if line is None:
-                code = self._process.wait(timeout=10)
+                code = self.stop()
                 raise errors.ProcessError(f"the emulator exited with {code}: {self.stderr_tail()}")
             if line.startswith(LISTENING_PREFIX):
                 self._url = line[len(LISTENING_PREFIX) :].strip()
@@ -104,8 +104,8 @@ class EmulatorProcess:
         if lines is not None:
             lines.put(None)
 
-    def stop(self, *, timeout: float = 10.0) -> int | None:
-        """SIGTERM, wait up to ``timeout``, then SIGKILL. Returns the exit code."""
+    def stop(self, *, timeout: float = 10.0, signum: int = signal.SIGTERM) -> int | None:
+        """Send ``signum`` (SIGTERM), wait up to ``timeout``, then SIGKILL. Returns the exit code."""
         if self._control is not None:
             self._control.close()
             self._control = None
@@ -113,7 +113,7 @@ class EmulatorProcess:
         if process is None:
             return None
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
+            process.send_signal(signum)
             try:
                 process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:

@@ -8,6 +8,7 @@ a process boundary: catalogs sent here use the file format only.
 
 from __future__ import annotations
 
+import ssl
 import urllib.parse
 from collections.abc import Iterable, Mapping
 from types import TracebackType
@@ -29,9 +30,11 @@ def _segment(value: str) -> str:
 class RemoteEmulator:
     """A client of an emulator's control API (``http://127.0.0.1:PORT/_emulator``)."""
 
-    def __init__(self, control_url: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, control_url: str, *, timeout: float = 30.0, verify: ssl.SSLContext | bool = True
+    ) -> None:
         self._control_url = control_url.rstrip("/")
-        self._http = httpx.Client(timeout=timeout, trust_env=False)
+        self._http = httpx.Client(timeout=timeout, trust_env=False, verify=verify)
         self._url: str | None = None
 
     def close(self) -> None:

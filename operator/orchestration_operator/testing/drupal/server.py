@@ -388,7 +388,7 @@ class DrupalEmulator:
         spec: dict[str, Any] = {
             "kind": kind,
             "route": route,
-            "match": dict(match or {}),
+            "match": {} if match is None else match,
             "times": times,
             "stage": stage,
             "latency_ms": latency_ms,
