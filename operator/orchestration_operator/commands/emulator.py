@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import pathlib
 import signal
 import ssl
@@ -65,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--tls-cert", type=pathlib.Path, metavar="FILE", help="serve https with this PEM certificate chain")
     add("--tls-key", type=pathlib.Path, metavar="FILE", help="the private key of --tls-cert")
+    add("--quiet", action="store_true", help="do not log each request to stderr")
     add(
         "--allow-remote-control",
         action="store_true",
@@ -162,6 +164,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     if accounts is None:
         print(DEMO_WARNING, file=sys.stderr, flush=True)
+    if not args.quiet:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     try:
         asyncio.run(_serve(emulator, args, context))
     except OSError as exc:

@@ -40,8 +40,12 @@ _PROXY_PAGE = (
 DRUPAL_ERRORS: dict[int, tuple[str, str, str]] = {
     401: ("Log in", "Please log in to access this page.", "No authentication credentials provided."),
     403: ("Access denied", "You are not authorized to access this page.", ""),
-    404: ("Page not found", "The requested page could not be found.", ""),
-    405: ("Method Not Allowed", "Method Not Allowed", ""),
+    404: (
+        "Page not found",
+        "The requested page could not be found.",
+        "The requested page could not be found.",
+    ),
+    405: ("Method Not Allowed", "Method Not Allowed", "Method Not Allowed"),
 }
 
 UNEXPECTED_ERROR = "The website encountered an unexpected error. Try again later."

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import ipaddress
+import logging
 import os
 import pathlib
 import ssl
@@ -46,6 +47,8 @@ from orchestration_operator.testing.drupal import webhooks as webhooks_
 BODY_TEXT_LIMIT = 64 * 1024  # of each request body kept as text in the log
 REQUEST_SIZE_LIMIT = 32 * 1024 * 1024  # PHP's post_max_size on a generous site
 _REDACTED_HEADERS = frozenset({"authorization", "cookie", "x-csrf-token", "proxy-authorization"})
+
+logger = logging.getLogger(__name__)
 
 CatalogSource = catalog_.Catalog | Mapping[str, Any] | str | os.PathLike[str] | None
 
@@ -198,15 +201,28 @@ class DrupalEmulator:
             remote=request.remote,
         )
         started = time.monotonic()
+        answer: web.StreamResponse
         try:
-            response = await self._serve(request, route, body, record)
+            answer = await self._serve(request, route, body, record)
+            record.status = answer.status
         except faults_.Dropped as dropped:
             record.status = dropped.status
-            return dropped.response if dropped.response is not None else web.Response()
+            answer = dropped.response if dropped.response is not None else web.Response()
+        except Exception:  # a bug of the emulator: answer like PHP's fatal error, and say so loudly
+            logger.exception("emulator error while serving %s %s", request.method, path)
+            answer = responses.unexpected(self.site)
+            record.status = answer.status
         finally:
             record.duration = time.monotonic() - started
-        record.status = response.status
-        return response
+        logger.info(
+            "%s %s -> %s%s%s",
+            request.method,
+            path,  # without the query: a logout token travels there
+            record.status if record.status is not None else "(no answer)",
+            f" as {record.user}" if record.user else "",
+            f" [fault: {record.fault}]" if record.fault else "",
+        )
+        return answer
 
     async def _serve(
         self, request: web.Request, route: str | None, body: Any, record: requestlog.RequestRecord

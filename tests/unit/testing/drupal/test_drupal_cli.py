@@ -6,6 +6,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
 import httpx
@@ -30,6 +31,10 @@ def test_cli_serves_the_demo_site_and_stops_on_sigterm(drupal_emulator_process: 
     assert "eca::send_welcome_email" in {service["id"] for service in services}
     assert emulator.control.execute_count("eca::send_welcome_email") == 0
     assert emulator.control.request_count("services") == 1
+    deadline = time.monotonic() + 10
+    while "GET /orchestration/services -> 200 as admin" not in emulator.stderr_tail():
+        assert time.monotonic() < deadline, emulator.stderr_tail()
+        time.sleep(0.01)
     assert emulator.stop() == 0
     assert "DEMO accounts admin/admin" in emulator.stderr_tail()
 
@@ -54,6 +59,7 @@ def test_cli_with_catalog_users_base_path_and_settings(
         "poll_order=descending",
         "--setting",
         "csrf_required=false",
+        "--quiet",
     )
     assert emulator.url.endswith("/drupal")
     with httpx.Client(base_url=emulator.url, timeout=5) as http:
@@ -66,6 +72,7 @@ def test_cli_with_catalog_users_base_path_and_settings(
     settings = emulator.control.settings
     assert (settings.poll_order, settings.csrf_required) == ("descending", False)
     assert "DEMO" not in emulator.stderr_tail()
+    assert "/orchestration/" not in emulator.stderr_tail()  # --quiet
     assert emulator.stop(signum=signal.SIGINT) == 0
 
 
