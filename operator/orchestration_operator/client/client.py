@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import ssl
 import time
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
@@ -67,7 +68,7 @@ class OrchestrationClient:
         *,
         auth: auth_.Auth | None,
         timeout: float = 30.0,
-        verify: bool | str | os.PathLike[str] = True,
+        verify: bool | str | os.PathLike[str] | ssl.SSLContext = True,
         max_concurrent_requests: int = 10,
         max_response_bytes: int = transport_.DEFAULT_MAX_RESPONSE_BYTES,
         retry: retry_.RetryPolicy = retry_.DEFAULT,

@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import enum
 import os
+import ssl
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -146,6 +147,8 @@ def _tls(client: client_.OrchestrationClient) -> list[Finding]:
         return [_warn("tls", "certificate NOT verified (--insecure-skip-verify)")]
     if client.verify is True:
         return [_ok("tls", "certificate verified")]
+    if isinstance(client.verify, ssl.SSLContext):
+        return [_ok("tls", "certificate verified against the given CA")]
     return [_ok("tls", f"certificate verified against {os.fspath(client.verify)}")]
 
 

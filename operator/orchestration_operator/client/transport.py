@@ -34,9 +34,9 @@ class RawResponse:
     body: bytes
 
 
-def ssl_context(verify: bool | str | os.PathLike[str]) -> ssl.SSLContext | bool:
+def ssl_context(verify: bool | str | os.PathLike[str] | ssl.SSLContext) -> ssl.SSLContext | bool:
     """What httpx takes as ``verify``: a CA file or directory becomes a context trusting only it."""
-    if isinstance(verify, bool):
+    if isinstance(verify, bool | ssl.SSLContext):
         return verify
     path = os.fspath(verify)
     try:
@@ -58,7 +58,7 @@ def _no_cookies() -> http.cookiejar.CookieJar:
 def build_http_client(
     *,
     timeout: float,
-    verify: bool | str | os.PathLike[str],
+    verify: bool | str | os.PathLike[str] | ssl.SSLContext,
     max_connections: int,
     transport: httpx.AsyncBaseTransport | None,
     headers: dict[str, str],

@@ -11,11 +11,13 @@ import asyncio
 import base64
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 from kubernetes.client import exceptions as k8s_exceptions
+
+from orchestration_operator.api import names
 
 _lock = threading.Lock()
 _api: Any = None
@@ -100,6 +102,67 @@ class KubeObjects:
             data={key: base64.b64encode(value).decode("ascii") for key, value in data.items()},
         )
         await asyncio.to_thread(_create_or_replace, "secret", namespace, name, body)
+
+
+class Conflict(Exception):
+    """The object changed since ``resource_version`` (HTTP 409): someone else wrote first."""
+
+
+class Gone(Exception):
+    """The object no longer exists (HTTP 404)."""
+
+
+async def patch_status(
+    *,
+    plural: str,
+    namespace: str,
+    name: str,
+    status: Mapping[str, Any],
+    resource_version: str | None = None,
+) -> dict[str, Any]:
+    """Merge-patch our own resource's ``status`` outside kopf's patch, and return the new object.
+
+    Only for writes that must be durable before an action (ServiceRun's start marker) or that happen
+    outside a handler (EventPoll's cursor, written by its daemon). With ``resource_version`` the write
+    is conditional (:class:`Conflict` when the object changed meanwhile), which makes it a claim.
+    """
+    body: dict[str, Any] = {"status": dict(status)}
+    if resource_version is not None:
+        body["metadata"] = {"resourceVersion": resource_version}
+
+    def patch() -> dict[str, Any]:
+        _core()  # loads the credentials once
+        api = k8s_client.CustomObjectsApi()
+        try:
+            result = api.patch_namespaced_custom_object_status(
+                names.GROUP, names.VERSION, namespace, plural, name, body
+            )
+        except k8s_exceptions.ApiException as exc:
+            if exc.status == 409:
+                raise Conflict(f"{plural}/{name} changed since resourceVersion {resource_version}") from None
+            if exc.status == 404:
+                raise Gone(f"{plural}/{name} not found") from None
+            raise
+        return cast(dict[str, Any], result)
+
+    return await asyncio.to_thread(patch)
+
+
+async def delete_object(*, plural: str, namespace: str, name: str) -> None:
+    """Delete one of our resources (ServiceRun's ttlSecondsAfterFinished); a missing object is fine."""
+
+    def delete() -> None:
+        _core()
+        api = k8s_client.CustomObjectsApi()
+        try:
+            api.delete_namespaced_custom_object(
+                names.GROUP, names.VERSION, namespace, plural, name, propagation_policy="Background"
+            )
+        except k8s_exceptions.ApiException as exc:
+            if exc.status != 404:
+                raise
+
+    await asyncio.to_thread(delete)
 
 
 def _create_or_replace(kind: str, namespace: str, name: str, body: Any) -> None:
