@@ -8,7 +8,7 @@ against its request log, "executed once" against its execution counters.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -35,7 +35,8 @@ from orchestration_operator.client import (
     webhook_key,
 )
 from orchestration_operator.client.auth import Auth
-from orchestration_operator.testing.drupal import Behaviour, Catalog, DrupalEmulator, Service
+from orchestration_operator.testing.background import BackgroundLoop
+from orchestration_operator.testing.drupal import Behaviour, Catalog, Service, ThreadedEmulator
 
 ADMIN = BasicAuth("admin", "admin")
 
@@ -55,15 +56,26 @@ CATALOG = Catalog.of(
 )
 
 
+@pytest.fixture(scope="module")
+def shared_emulator(drupal_emulator_loop: BackgroundLoop) -> Iterator[ThreadedEmulator]:
+    # One site for the module, serving from a background thread, reset before each test: starting an
+    # aiohttp server per test would cost more than the tests themselves.
+    emulator = ThreadedEmulator.start(
+        loop=drupal_emulator_loop, catalog=CATALOG, site_name="Emulated site", base_path="/drupal"
+    )
+    yield emulator
+    emulator.stop()
+
+
 @pytest.fixture
-async def emulator() -> AsyncIterator[DrupalEmulator]:
-    async with DrupalEmulator(catalog=CATALOG, site_name="Emulated site", base_path="/drupal") as site:
-        yield site
+def emulator(shared_emulator: ThreadedEmulator) -> ThreadedEmulator:
+    shared_emulator.reset()  # catalog, users, settings, sessions, flood, webhooks, faults, request log
+    return shared_emulator
 
 
 @pytest.fixture
 async def connect(
-    emulator: DrupalEmulator, sleeps: Sleeps
+    emulator: ThreadedEmulator, sleeps: Sleeps
 ) -> AsyncIterator[Callable[..., OrchestrationClient]]:
     made: list[OrchestrationClient] = []
 
@@ -120,7 +132,7 @@ async def test_provider_failure_inside_a_200(connect: Connect) -> None:
     [("eca::broken", "Model failed: no user 42"), ("eca::missing", None), ("eca:echo", None)],
 )
 async def test_service_failures_are_500_with_the_modules_error(
-    connect: Connect, emulator: DrupalEmulator, service_id: str, error: str | None
+    connect: Connect, emulator: ThreadedEmulator, service_id: str, error: str | None
 ) -> None:
     client = connect()
     if ":" in service_id and "::" not in service_id:
@@ -137,7 +149,7 @@ async def test_service_failures_are_500_with_the_modules_error(
     assert emulator.request_count("execute") == 1
 
 
-async def test_large_results_are_capped(connect: Connect, emulator: DrupalEmulator) -> None:
+async def test_large_results_are_capped(connect: Connect, emulator: ThreadedEmulator) -> None:
     assert len((await connect().execute("eca::big")).raw) == 64 * 1024
     with pytest.raises(ResponseTooLarge):
         await connect(max_response_bytes=16 * 1024).execute("eca::big")
@@ -170,7 +182,7 @@ async def test_auth_failures(
     assert "<" not in str(caught.value)
 
 
-async def test_login_session_with_csrf(connect: Connect, emulator: DrupalEmulator) -> None:
+async def test_login_session_with_csrf(connect: Connect, emulator: ThreadedEmulator) -> None:
     # The emulator requires X-CSRF-Token on session POSTs by default: a client without it fails here.
     client = connect(LoginAuth("admin", "admin"))
     assert len(await client.list_services()) == 8
@@ -179,13 +191,13 @@ async def test_login_session_with_csrf(connect: Connect, emulator: DrupalEmulato
     assert emulator.request_count("login") == 1
 
 
-async def test_a_burst_logs_in_once(connect: Connect, emulator: DrupalEmulator) -> None:
+async def test_a_burst_logs_in_once(connect: Connect, emulator: ThreadedEmulator) -> None:
     client = connect(LoginAuth("admin", "admin"))
     await asyncio.gather(*(client.poll("none", timestamp=0) for _ in range(20)))
     assert emulator.request_count("login") == 1
 
 
-async def test_expired_sessions_log_in_again_once(connect: Connect, emulator: DrupalEmulator) -> None:
+async def test_expired_sessions_log_in_again_once(connect: Connect, emulator: ThreadedEmulator) -> None:
     client = connect(LoginAuth("admin", "admin"))
     await client.list_services()
     emulator.expire_sessions()
@@ -194,7 +206,7 @@ async def test_expired_sessions_log_in_again_once(connect: Connect, emulator: Dr
     assert emulator.execute_count("eca::count") == 5  # each ran exactly once, after the renewal
 
 
-async def test_a_given_session_fetches_its_csrf_token(connect: Connect, emulator: DrupalEmulator) -> None:
+async def test_a_given_session_fetches_its_csrf_token(connect: Connect, emulator: ThreadedEmulator) -> None:
     opener = connect(LoginAuth("admin", "admin"))
     await opener.list_services()
     session = opener.auth._session  # type: ignore[union-attr]
@@ -205,7 +217,7 @@ async def test_a_given_session_fetches_its_csrf_token(connect: Connect, emulator
 
 
 async def test_flood_control_blocks_even_the_right_password(
-    connect: Connect, emulator: DrupalEmulator
+    connect: Connect, emulator: ThreadedEmulator
 ) -> None:
     for _ in range(5):
         with pytest.raises(Forbidden):
@@ -234,7 +246,9 @@ async def test_flood_control_blocks_even_the_right_password(
         "a.b:c/d",
     ],
 )
-async def test_webhook_keys_match_drupal(connect: Connect, emulator: DrupalEmulator, webhook_id: str) -> None:
+async def test_webhook_keys_match_drupal(
+    connect: Connect, emulator: ThreadedEmulator, webhook_id: str
+) -> None:
     client = connect()
     key = await client.register_webhook(webhook_id, "https://platform.example/hook")
     assert key == webhook_key(webhook_id)
@@ -244,7 +258,7 @@ async def test_webhook_keys_match_drupal(connect: Connect, emulator: DrupalEmula
 
 
 async def test_ids_that_normalize_alike_overwrite_each_other(
-    connect: Connect, emulator: DrupalEmulator
+    connect: Connect, emulator: ThreadedEmulator
 ) -> None:
     client = connect()
     await client.register_webhook("a_b", "https://one.example/")
@@ -270,7 +284,7 @@ ITEMS_ID = [{"id": "2", "data": "b"}, {"id": "10", "data": "c"}, {"id": "1", "da
 )
 async def test_timestamp_polls_return_what_the_site_answers(
     connect: Connect,
-    emulator: DrupalEmulator,
+    emulator: ThreadedEmulator,
     settings: dict[str, Any],
     cursor: dict[str, Any],
     expected: list[int],
@@ -286,14 +300,14 @@ async def test_timestamp_polls_return_what_the_site_answers(
     [("ascending", ["1", "2", "10"]), ("descending", ["10", "2", "1"]), ("insertion", ["2", "10", "1"])],
 )
 async def test_id_polls_keep_the_sites_order(
-    connect: Connect, emulator: DrupalEmulator, order: str, expected: list[str]
+    connect: Connect, emulator: ThreadedEmulator, order: str, expected: list[str]
 ) -> None:
     emulator.update_settings(poll_order=order)
     emulator.add_poll_items("nodes", "id", ITEMS_ID)
     assert [i.id for i in await connect().poll("nodes", id="0")] == expected
 
 
-async def test_polls_never_send_both_cursors(connect: Connect, emulator: DrupalEmulator) -> None:
+async def test_polls_never_send_both_cursors(connect: Connect, emulator: ThreadedEmulator) -> None:
     emulator.update_settings(both_cursor_keys="reject_400")
     client = connect()
     await client.poll("x", timestamp=0)
@@ -309,14 +323,14 @@ async def test_polls_never_send_both_cursors(connect: Connect, emulator: DrupalE
 
 @pytest.mark.parametrize("kind", ["http_502", "http_504", "reset", "close"])
 async def test_idempotent_calls_survive_one_fault(
-    connect: Connect, emulator: DrupalEmulator, kind: str
+    connect: Connect, emulator: ThreadedEmulator, kind: str
 ) -> None:
     emulator.add_fault(kind, route="services")
     assert len(await connect().list_services()) == 8
     assert emulator.request_count("services") == 2
 
 
-async def test_retry_after_is_honoured(connect: Connect, emulator: DrupalEmulator, sleeps: Sleeps) -> None:
+async def test_retry_after_is_honoured(connect: Connect, emulator: ThreadedEmulator, sleeps: Sleeps) -> None:
     emulator.add_fault("http_429", route="poll", retry_after=3)
     assert await connect().poll("x", timestamp=0) == []
     assert sleeps.delays == [3.0]
@@ -336,7 +350,7 @@ async def test_retry_after_is_honoured(connect: Connect, emulator: DrupalEmulato
 )
 async def test_execute_is_never_retried_when_it_may_have_run(
     connect: Connect,
-    emulator: DrupalEmulator,
+    emulator: ThreadedEmulator,
     kind: str,
     stage: str,
     error_type: type[OrchestrationError],
@@ -351,16 +365,16 @@ async def test_execute_is_never_retried_when_it_may_have_run(
     assert emulator.execute_count("eca::count") == ran
 
 
-async def test_execute_timeout_is_not_retried(connect: Connect, emulator: DrupalEmulator) -> None:
+async def test_execute_timeout_is_not_retried(connect: Connect, emulator: ThreadedEmulator) -> None:
     with pytest.raises(Timeout) as caught:
         await connect().execute("eca::slow", read_timeout=0.2)
     assert caught.value.may_have_reached_server is True
     assert emulator.request_count("execute") == 1
 
 
-async def test_wrong_base_path_is_not_found(connect: Connect, emulator: DrupalEmulator) -> None:
+async def test_wrong_base_path_is_not_found(connect: Connect, emulator: ThreadedEmulator) -> None:
     with pytest.raises(NotFound):
-        await connect(url=emulator.root_url).list_services()
+        await connect(url=emulator.url.removesuffix("/drupal")).list_services()
 
 
 # --- diagnose --------------------------------------------------------------------------------------------
@@ -380,11 +394,11 @@ async def test_wrong_base_path_is_not_found(connect: Connect, emulator: DrupalEm
     ],
 )
 async def test_diagnose(
-    emulator: DrupalEmulator, auth: Auth | None, path: str, code: int, failed: str | None
+    emulator: ThreadedEmulator, auth: Auth | None, path: str, code: int, failed: str | None
 ) -> None:
     emulator.add_poll_items("articles", "timestamp", [{"timestamp": 2_000_000_000, "data": 1}])
     findings = await diagnose.diagnose(
-        emulator.root_url + (path or "/drupal"), auth=auth, poll_name="articles"
+        emulator.url.removesuffix("/drupal") + (path or "/drupal"), auth=auth, poll_name="articles"
     )
     assert diagnose.exit_code(findings) == code
     assert [f.check for f in findings if f.status is diagnose.Status.FAIL] == ([failed] if failed else [])
