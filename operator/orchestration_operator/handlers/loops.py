@@ -73,9 +73,26 @@ def topics_of(memo: kopf.Memo) -> wakeups.Topics:
     return found
 
 
+QUIET_HANDLERS = ("connection_event", "webhook_event")
+"""Watch-event hooks run on every event of their object: kopf's "succeeded" line for them is noise."""
+
+
+class _QuietHooks(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (
+            record.levelno == logging.INFO
+            and message.endswith(" succeeded.")
+            and any(message == f"Handler {name!r} succeeded." for name in QUIET_HANDLERS)
+        )
+
+
 @kopf.on.startup()
-async def create_topics(memo: kopf.Memo, **_: Any) -> None:
+async def set_up_loops(memo: kopf.Memo, **_: Any) -> None:
     memo["topics"] = wakeups.Topics()
+    objects = logging.getLogger("kopf.objects")
+    if not any(isinstance(f, _QuietHooks) for f in objects.filters):
+        objects.addFilter(_QuietHooks())
 
 
 def wake_on_generation(memo: kopf.Memo, body: kopf.Body) -> None:

@@ -277,10 +277,12 @@ async def reconcile(
             generation=generation,
         )
         new = status.model_copy(update={"conditions": updated, "observed_generation": generation})
+        # An Event when a registered webhook loses its Connection; a new one just says so in status.
+        was_ready = conditions.is_true(status.conditions, conditions.READY)
         return Pass(
             status=new,
             delay=None,
-            events=(*extra_events, *_transition_events(status, new)),
+            events=(*extra_events, *(_transition_events(status, new) if was_ready else ())),
             topics=frozenset(topics),
             publish=frozenset(publish),
         )
