@@ -88,8 +88,12 @@ class _QuietHooks(logging.Filter):
 
 
 @kopf.on.startup()
-async def set_up_loops(memo: kopf.Memo, **_: Any) -> None:
+async def set_up_loops(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     memo["topics"] = wakeups.Topics()
+    try:
+        await asyncio.to_thread(kube.warm_up)  # before the watches start: see kube.warm_up
+    except Exception as error:  # no credentials yet: the first pass will say so
+        logger.warning(f"Could not load the Kubernetes client configuration: {error}")
     objects = logging.getLogger("kopf.objects")
     if not any(isinstance(f, _QuietHooks) for f in objects.filters):
         objects.addFilter(_QuietHooks())

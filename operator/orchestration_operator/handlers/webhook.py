@@ -117,6 +117,7 @@ async def _pass(
         outcome = _invalid(snap.metadata, current, error.message, now=now)
     else:
         hook = webhook.OrchestrationWebhook(metadata=snap.metadata, spec=spec, status=current)
+        loops.topics_of(memo).subscribe(loop.waker, reconcile_webhook.topics_for(hook))
         registry: sites.SiteRegistry = memo["sites"]
         secrets: ports.SecretReader = memo["kube"]
         outcome = await reconcile_webhook.reconcile(

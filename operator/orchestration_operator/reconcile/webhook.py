@@ -181,6 +181,27 @@ async def read_url(
     return url
 
 
+def topics_for(hook: webhook.OrchestrationWebhook) -> frozenset[wakeups.Topic]:
+    """What should wake a webhook's loop: its Connection and key, and those it still holds.
+
+    The loop subscribes to these *before* a pass reads the indexes, so that a Connection turning Ready
+    while the pass runs is not missed.
+    """
+    namespace = hook.metadata.namespace or "default"
+    conn_name = hook.spec.connection_ref.name
+    found = {wakeups.connection_topic(namespace, conn_name)}
+    key = client.webhook_key(hook.spec.effective_webhook_id(hook.metadata.name or ""))
+    if key:
+        found.add(wakeups.webhook_key_topic(namespace, conn_name, key))
+    held_conn, held_key = hook.status.registered_connection, hook.status.registered_key
+    if held_conn and held_key:
+        found |= {
+            wakeups.connection_topic(namespace, held_conn),
+            wakeups.webhook_key_topic(namespace, held_conn, held_key),
+        }
+    return frozenset(found)
+
+
 # --- one pass ------------------------------------------------------------------------------------------
 
 
