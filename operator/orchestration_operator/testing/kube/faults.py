@@ -153,10 +153,8 @@ class Faults:
             ):
                 continue
             for watcher in tuple(col.watchers):
-                close = getattr(watcher, "close", None)
-                if close is not None:
-                    close()
-                    closed += 1
+                watcher.close()
+                closed += 1
         return closed
 
     def compact(self) -> int:

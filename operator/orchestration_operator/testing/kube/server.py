@@ -37,7 +37,7 @@ from orchestration_operator.testing.kube import (
     errors,
     faults,
     gc,
-    kinds,
+    manifests,
     openapi,
     resources,
     selectors,
@@ -143,7 +143,6 @@ class KubeSandbox:
 
         self.registry = resources.Registry()
         self.store = store.Store(self.registry, history_window=history_window)
-        self.store.listeners.append(self._on_change)
         self.admin_token = admin_token or secrets.token_urlsafe(24)
         self.auth = auth.Authenticator(tokens, anonymous=anonymous)
         self.auth.add(self.admin_token, auth.identity("sandbox-admin", groups=("system:masters",)))
@@ -248,30 +247,6 @@ class KubeSandbox:
             token,
             auth.identity(user, groups=groups, rules=rules, namespaced_rules=namespaced_rules, rbac=rbac),
         )
-
-    # ---------------------------------------------------------------------------- CRD serving
-
-    def _on_change(self, rtype: resources.ResourceType, change: store.Change) -> None:
-        if rtype.storage != resources.CRD.storage:
-            return
-        crd = change.entry.obj
-        name = crd["metadata"]["name"]
-        if change.type == "DELETED":
-            for gone in self.registry.remove_crd(name)[:1]:
-                self._drop(gone.storage)
-            return
-        if kinds.crd_established(crd):
-            self.registry.set_crd(crd)
-
-    def _drop(self, storage: tuple[str, str]) -> None:
-        col = self.store.collection_by_key(storage)
-        if col is None:
-            return
-        for w in tuple(col.watchers):
-            close = getattr(w, "close", None)
-            if close is not None:
-                close()
-        self.store.drop(storage)
 
     # -------------------------------------------------------------------------------- requests
 
@@ -766,7 +741,7 @@ class KubeSandbox:
 
         def apply() -> list[dict[str, Any]]:
             out = []
-            for doc in documents:
+            for doc in manifests.ordered(documents):
                 rtype = self._resource_for(doc)
                 meta = doc.get("metadata", {})
                 result = self.store.patch(

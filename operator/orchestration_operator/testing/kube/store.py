@@ -82,6 +82,8 @@ class Watcher(Protocol):
 
     def offer(self, change: Change) -> None: ...
 
+    def close(self) -> None: ...
+
 
 @dataclasses.dataclass(slots=True, eq=False)
 class Change:
@@ -206,14 +208,22 @@ class Store:
     def collections(self) -> list[Collection]:
         return list(self._collections.values())
 
-    def collection_by_key(self, storage: tuple[str, str]) -> Collection | None:
-        return self._collections.get(storage)
+    def _serve_crd(self, change: Change) -> None:
+        """Serve an established CRD's versions at once; stop serving (and forget) when it is gone."""
+        crd = change.entry.obj
+        if change.type == "DELETED":
+            for gone in self.registry.remove_crd(crd["metadata"]["name"])[:1]:
+                self._drop(gone.storage)
+        elif kinds.crd_established(crd):
+            self.registry.set_crd(crd)
 
-    def drop(self, storage: tuple[str, str]) -> None:
-        """Forget a whole collection (its CRD is gone), without events."""
+    def _drop(self, storage: tuple[str, str]) -> None:
+        """Forget a whole collection (its CRD is gone) without events; its watches end."""
         col = self._collections.pop(storage, None)
         if col is None:
             return
+        for watcher in tuple(col.watchers):
+            watcher.close()
         for entry in col.entries():
             self._uids.pop(entry.meta.get("uid", ""), None)
             self._applied.pop(entry.meta.get("uid", ""), None)
@@ -271,6 +281,8 @@ class Store:
             self._uids[meta["uid"]] = (rtype.storage, ns, meta["name"])
         change = Change(type_, rv, entry, old)
         col.record(change)
+        if rtype.storage == resources.CRD.storage:
+            self._serve_crd(change)
         for listener in tuple(self.listeners):
             listener(rtype, change)
         return change
