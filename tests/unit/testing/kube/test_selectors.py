@@ -78,7 +78,7 @@ def test_field_selector_names_the_single_object_it_selects() -> None:
 
 
 def test_unsupported_field_label_is_400_with_kube_wording() -> None:
-    with pytest.raises(errors.BadRequest, match="^field label not supported: spec.color$"):
+    with pytest.raises(errors.BadRequest, match=r"^field label not supported: spec\.color$"):
         selectors.parse_fields("spec.color=red")
 
 

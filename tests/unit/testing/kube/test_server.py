@@ -14,7 +14,10 @@ from orchestration_operator.testing.kube import samples, server
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 WIDGETS = "/apis/sandbox.example.com/v1/namespaces/default/widgets"
 CONFIGMAPS = "/api/v1/namespaces/default/configmaps"
-TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+TABLE = (
+    "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,"
+    "application/json"
+)
 
 
 async def add_crd(client: httpx.AsyncClient, **kw: Any) -> None:
@@ -49,7 +52,8 @@ async def test_version_and_core_discovery(client: httpx.AsyncClient, sandbox: se
 async def test_a_crd_is_discoverable_at_once(client: httpx.AsyncClient) -> None:
     groups = [g["name"] for g in (await client.get("/apis")).json()["groups"]]
     assert "sandbox.example.com" not in groups
-    assert "coordination.k8s.io" in groups and "rbac.authorization.k8s.io" in groups
+    assert "coordination.k8s.io" in groups
+    assert "rbac.authorization.k8s.io" in groups
     await add_crd(client)
     listed = (await client.get("/apis")).json()["groups"]
     group = next(g for g in listed if g["name"] == "sandbox.example.com")
@@ -60,7 +64,8 @@ async def test_a_crd_is_discoverable_at_once(client: httpx.AsyncClient) -> None:
         ("widgets", None),
         ("widgets/status", ["get", "patch", "update"]),
     ]
-    assert resources[0]["shortNames"] == ["wd"] and resources[0]["categories"] == ["sandbox"]
+    assert resources[0]["shortNames"] == ["wd"]
+    assert resources[0]["categories"] == ["sandbox"]
 
 
 async def test_openapi_v3_has_what_kubectl_apply_checks(client: httpx.AsyncClient) -> None:
@@ -194,7 +199,8 @@ async def test_list_with_limit_and_continue(client: httpx.AsyncClient) -> None:
     ).json()
     assert [i["metadata"]["name"] for i in second["items"]] == ["c2", "c3"]
     assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
-    assert first["kind"] == "ConfigMapList" and first["apiVersion"] == "v1"
+    assert first["kind"] == "ConfigMapList"
+    assert first["apiVersion"] == "v1"
 
 
 async def test_deletecollection_with_a_label_selector(client: httpx.AsyncClient) -> None:
@@ -218,7 +224,8 @@ async def test_events_share_storage_across_both_apis(client: httpx.AsyncClient) 
     assert created.status_code == 201
     assert created.json()["metadata"]["name"].startswith("w.")
     viewed = (await client.get("/apis/events.k8s.io/v1/namespaces/default/events")).json()
-    assert viewed["kind"] == "EventList" and viewed["apiVersion"] == "events.k8s.io/v1"
+    assert viewed["kind"] == "EventList"
+    assert viewed["apiVersion"] == "events.k8s.io/v1"
     item = viewed["items"][0]
     assert (item["apiVersion"], item["note"], item["regarding"]["name"]) == (
         "events.k8s.io/v1",

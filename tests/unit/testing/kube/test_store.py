@@ -88,14 +88,14 @@ def test_name_or_generate_name_is_required(db: store.Store, widgets: resources.R
     obj = widget()
     obj["metadata"] = {}
     with pytest.raises(
-        errors.Invalid, match="metadata.name: Required value: name or generateName is required"
+        errors.Invalid, match=r"metadata\.name: Required value: name or generateName is required"
     ):
         db.create(widgets, obj, namespace="default")
 
 
 def test_duplicate_is_409_already_exists(db: store.Store, widgets: resources.ResourceType) -> None:
     db.create(widgets, widget(), namespace="default")
-    with pytest.raises(errors.AlreadyExists, match='^widgets.example.com "w" already exists$'):
+    with pytest.raises(errors.AlreadyExists, match=r'^widgets\.example\.com "w" already exists$'):
         db.create(widgets, widget(), namespace="default")
 
 
@@ -150,7 +150,8 @@ def test_generation_moves_only_on_spec_changes(
 def test_status_changes_move_generation_without_a_status_subresource(db: store.Store) -> None:
     db.create(resources.CRD, crd(status=False), namespace=None)
     rtype = db.registry.lookup("example.com", "v1", "widgets")
-    assert rtype is not None and not rtype.status_subresource
+    assert rtype is not None
+    assert not rtype.status_subresource
     db.create(rtype, widget(), namespace="default")
     entry = db.patch(rtype, "default", "w", "merge", {"status": {"phase": "x"}}).entry
     assert (entry.obj["status"], entry.meta["generation"]) == ({"phase": "x"}, 2)
@@ -209,7 +210,7 @@ def test_put_of_a_custom_resource_needs_a_resource_version(
 ) -> None:
     db.create(widgets, widget(), namespace="default")
     with pytest.raises(
-        errors.Invalid, match="metadata.resourceVersion: Invalid value: 0: must be specified for an update"
+        errors.Invalid, match=r"metadata\.resourceVersion: Invalid value: 0: must be specified for an update"
     ):
         db.update(widgets, "default", "w", widget(spec={"x": 1}), require_rv=True)
 
@@ -353,9 +354,10 @@ def test_crd_is_accepted_and_served_at_once(db: store.Store) -> None:
     assert entry.obj["status"]["storedVersions"] == ["v1"]
     assert entry.meta["finalizers"] == ["customresourcecleanup.apiextensions.k8s.io"]
     rtype = db.registry.lookup("example.com", "v1", "widgets")
-    assert (
-        rtype is not None and rtype.namespaced and rtype.status_subresource and rtype.short_names == ("wi",)
-    )
+    assert rtype is not None
+    assert rtype.namespaced
+    assert rtype.status_subresource
+    assert rtype.short_names == ("wi",)
 
 
 def test_crd_with_conflicting_names_is_not_established(db: store.Store) -> None:
@@ -387,7 +389,8 @@ def test_invalid_crd_is_422(db: store.Store, change: Any, field: str) -> None:
 def test_cluster_scoped_custom_resources(db: store.Store) -> None:
     db.create(resources.CRD, crd(scope="Cluster"), namespace=None)
     rtype = db.registry.lookup("example.com", "v1", "widgets")
-    assert rtype is not None and not rtype.namespaced
+    assert rtype is not None
+    assert not rtype.namespaced
     entry = db.create(rtype, widget(metadata={"name": "w", "namespace": "ignored"}), namespace=None).entry
     assert "namespace" not in entry.meta
 

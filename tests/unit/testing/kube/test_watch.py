@@ -206,4 +206,5 @@ def test_a_consumer_too_far_behind_is_cut_off(db: store.Store) -> None:
     w.start(str(db.resource_version))
     for name in ("a", "b", "c"):
         db.create(CONFIGMAPS, cm(name), namespace="default")
-    assert w.overflowed and w.closed
+    assert w.overflowed
+    assert w.closed
