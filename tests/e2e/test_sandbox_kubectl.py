@@ -252,7 +252,8 @@ def test_create_secret_configmap_namespace_protobuf(
     assert secret is not None
     assert (secret["type"], secret["data"]) == ("Opaque", {"username": "YWRtaW4=", "password": "cDRzcw=="})
     configmap = kube_sandbox.get_object("", "v1", "configmaps", "team", "settings")
-    assert configmap is not None and configmap["data"] == {"mode": "fast"}
+    assert configmap is not None
+    assert configmap["data"] == {"mode": "fast"}
     assert kubectl("get", "secret", "creds", "-n", "team", "--no-headers").stdout.split()[:3] == [
         "creds",
         "Opaque",
