@@ -9,7 +9,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: setup run test lint unit e2e bench clean
+.PHONY: setup run test lint unit e2e bench crds clean
 
 setup: $(VENV)/.installed .tools/bin/helm
 
@@ -39,6 +39,13 @@ unit: setup
 
 e2e: setup
 	$(BIN)/pytest tests/e2e
+
+# Regenerate crds/ from the pydantic models in operator/orchestration_operator/api/, then the chart's
+# copies (files/crds/) and the manifests rendered from the chart (deploy/).
+crds: setup
+	PYTHONPATH=operator $(PY) -m orchestration_operator.api.crdgen --write crds/
+	$(PY) scripts/sync-chart-crds
+	$(PY) scripts/render-deploy
 
 bench: setup
 	$(BIN)/orchestration-operator bench all

@@ -1,0 +1,5 @@
+"""Every kopf handler of the operator; ``orchestration-operator run`` imports this module."""
+
+from orchestration_operator.handlers import runtime, shared
+
+__all__ = ["runtime", "shared"]

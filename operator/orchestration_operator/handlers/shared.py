@@ -1,0 +1,99 @@
+"""State every kind's handlers share: the site registry and the index of Connections.
+
+- ``memo.sites`` (:class:`reconcile.sites.SiteRegistry`): one client per Drupal site for the life of
+  the operator, created at startup and closed at cleanup.
+- ``memo.kube`` (:class:`handlers.kube.KubeObjects`): Secrets, owned ConfigMaps and Secrets.
+- ``connections`` (a kopf index, passed to every handler as the ``connections`` keyword): every
+  OrchestrationConnection body by ``(namespace, name)``, so webhooks, runs and polls find their
+  connection (and whether it is Ready) without an API call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from orchestration_operator import metrics, settings
+from orchestration_operator.api import conditions, connection, names
+from orchestration_operator.handlers import kube
+from orchestration_operator.reconcile import sites
+
+CONNECTIONS = "orchestrationconnections"
+
+
+@kopf.on.startup()
+async def create_shared_state(memo: kopf.Memo, **_: Any) -> None:
+    config = settings.from_env()
+    memo.kube = kube.KubeObjects()
+    memo.sites = sites.SiteRegistry(
+        secrets=memo.kube,
+        secret_cache_seconds=config.secret_cache_seconds,
+        on_request=_count_request,
+    )
+
+
+@kopf.on.cleanup()
+async def close_shared_state(memo: kopf.Memo, **_: Any) -> None:
+    registry: sites.SiteRegistry | None = getattr(memo, "sites", None)
+    if registry is not None:
+        await registry.aclose()
+
+
+def _count_request(route: str, outcome: str, seconds: float) -> None:
+    metrics.API_LATENCY.labels(route).observe(seconds)
+    metrics.API_REQUESTS.labels("", "", route, outcome).inc()
+
+
+@kopf.index(names.GROUP, names.VERSION, CONNECTIONS)  # type: ignore[arg-type]
+def connections(namespace: str, name: str, body: kopf.Body, **_: Any) -> dict[tuple[str, str], Any]:
+    return {
+        (namespace, name): {
+            "metadata": dict(body.metadata),
+            "spec": dict(body.spec),
+            "status": dict(body.status),
+        }
+    }
+
+
+class ConnectionUnavailable(Exception):
+    """The referenced Connection is missing, invalid or not Ready; ``reason`` is a condition reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def find_connection(
+    index: kopf.Index[tuple[str, str], Any], *, namespace: str, name: str, require_ready: bool = True
+) -> connection.OrchestrationConnection:
+    """The Connection ``name`` of ``namespace`` from the index, or :class:`ConnectionUnavailable`."""
+    bodies = index.get((namespace, name))
+    body: Mapping[str, Any] | None = next(iter(bodies), None) if bodies is not None else None
+    if body is None:
+        raise ConnectionUnavailable(
+            conditions.CONNECTION_NOT_FOUND,
+            f'OrchestrationConnection "{name}" not found in namespace "{namespace}"',
+        )
+    try:
+        conn = connection.OrchestrationConnection.model_validate(
+            {
+                "metadata": {**body["metadata"], "namespace": namespace},
+                "spec": body["spec"],
+                "status": body["status"] or {},
+            }
+        )
+    except Exception as exc:  # pydantic.ValidationError; the Connection's own status says what is wrong
+        raise ConnectionUnavailable(
+            conditions.CONNECTION_NOT_READY, f'OrchestrationConnection "{name}" has an invalid spec'
+        ) from exc
+    if require_ready:
+        ready = conditions.find(conn.status.conditions, conditions.READY)
+        if ready is None or ready.status != "True":
+            why = f": {ready.reason}: {ready.message}" if ready is not None and ready.reason else ""
+            raise ConnectionUnavailable(
+                conditions.CONNECTION_NOT_READY, f'OrchestrationConnection "{name}" is not Ready{why}'
+            )
+    return conn
