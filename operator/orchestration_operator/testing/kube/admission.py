@@ -1,55 +1,20 @@
 """Admission of custom resources: pruning, defaulting, schema and CEL validation, metadata checks.
 
 The schema algorithms themselves live in ``schema`` (OpenAPI v3 structural pruning, defaults and
-validation) and ``cel`` (``x-kubernetes-validations``); this module applies them the way
-kube-apiserver does for one write and words the refusals: 400 ``strict decoding error`` for unknown
-fields under ``fieldValidation=Strict`` (a ``Warning`` header under ``Warn``) and 422 ``Invalid`` with
-``details.causes``. Root ``apiVersion``, ``kind`` and ``metadata`` never reach the CRD schema.
+validation, ratcheting) and ``cel`` (``x-kubernetes-validations``, transition rules); this module applies
+them in kube-apiserver's order for one write (prune, default, then validate and CEL) and words the
+refusals: 400 ``strict decoding error`` for unknown fields under ``fieldValidation=Strict`` (a ``Warning``
+header under ``Warn``) and 422 ``Invalid`` with ``details.causes``. It also holds kube-apiserver's
+ObjectMeta validation, which every kind gets.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
-import types
 from collections.abc import Mapping
 from typing import Any
 
-from orchestration_operator.testing.kube import errors, resources
-
-_ROOT = ("apiVersion", "kind", "metadata")
-
-
-def _optional(name: str) -> types.ModuleType | None:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
-
-
-_schema = _optional("orchestration_operator.testing.kube.schema")
-_cel = _optional("orchestration_operator.testing.kube.cel")
-
-
-def schema_available() -> bool:
-    """Whether CRD schemas are enforced (the ``schema`` module is present)."""
-    return _schema is not None
-
-
-def cel_available() -> bool:
-    return _cel is not None
-
-
-def _body(obj: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in obj.items() if k not in _ROOT}
-
-
-def _with_root(obj: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: obj[k] for k in _ROOT if k in obj}
-    out.update(body)
-    return out
+from orchestration_operator.testing.kube import cel, errors, resources, schema
 
 
 def prune_and_default(
@@ -61,9 +26,10 @@ def prune_and_default(
     patching: bool = False,
 ) -> dict[str, Any]:
     """Drop unknown fields (refusing them under Strict) and fill defaults, per the version's schema."""
-    if _schema is None or not rtype.schema:
+    if not rtype.schema:
         return obj
-    pruned, unknown = _schema.prune(_body(obj), rtype.schema)
+    version_schema = dict(rtype.schema)
+    pruned, unknown = schema.prune(obj, version_schema)
     if unknown and field_validation != "Ignore":
         listed = ", ".join(f'unknown field "{path}"' for path in unknown)
         if field_validation == "Strict":
@@ -74,34 +40,39 @@ def prune_and_default(
                 f"strict decoding error: {listed}"
             )
         warnings.extend(f'unknown field "{path}"' for path in unknown)
-    defaulted = _schema.apply_defaults(pruned, rtype.schema)
-    return _with_root(obj, defaulted)
-
-
-def _cel_view(obj: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """What CEL rules see: metadata is limited to name and generateName, as in kube-apiserver."""
-    if obj is None:
-        return None
-    out = dict(obj)
-    meta = obj.get("metadata") or {}
-    out["metadata"] = {k: meta[k] for k in ("name", "generateName") if k in meta}
-    return out
+    return schema.apply_defaults(pruned, version_schema)
 
 
 def validate_custom(
     rtype: resources.ResourceType, obj: Mapping[str, Any], old: Mapping[str, Any] | None
 ) -> None:
-    """Schema and CEL validation of a custom resource; raises a 422 ``Invalid`` listing every cause."""
+    """Schema and CEL validation of a custom resource; raises a 422 ``Invalid`` listing every cause.
+
+    ``old`` (the stored object, on updates) enables ratcheting and CEL transition rules.
+    """
     causes = metadata_causes(rtype, obj)
     if rtype.schema:
-        found: list[Any] = []
-        if _schema is not None:
-            found.extend(_schema.validate(_body(obj), rtype.schema))
-        if _cel is not None:
-            found.extend(_cel.validate_rules(_cel_view(obj), _cel_view(old), rtype.schema))
+        version_schema = dict(rtype.schema)
+        current, previous = dict(obj), dict(old) if old is not None else None
+        found = schema.validate(current, version_schema, old=previous)
+        found += cel.validate_rules(current, previous, version_schema)
         causes.extend({"reason": e.type, "message": e.message, "field": e.path} for e in found)
     if causes:
         raise errors.invalid(rtype.kind, rtype.group, obj.get("metadata", {}).get("name", ""), causes)
+
+
+def crd_rule_causes(crd: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """CEL rules of a CRD's schemas that do not compile (kube-apiserver refuses such a CRD)."""
+    causes: list[dict[str, Any]] = []
+    for n, version in enumerate((crd.get("spec") or {}).get("versions") or []):
+        version_schema = (version.get("schema") or {}).get("openAPIV3Schema")
+        if isinstance(version_schema, dict):
+            where = f"spec.versions[{n}].schema.openAPIV3Schema"
+            causes.extend(
+                {"reason": e.type, "message": e.message, "field": e.path}
+                for e in cel.compile_errors(version_schema, path=where)
+            )
+    return causes
 
 
 # ------------------------------------------------------------------------------------------ metadata

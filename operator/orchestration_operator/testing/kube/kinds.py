@@ -18,7 +18,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from orchestration_operator.testing.kube import errors, resources
+from orchestration_operator.testing.kube import admission, errors, resources
 
 CRD_CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 NAMESPACE_FINALIZER = "kubernetes"
@@ -160,7 +160,7 @@ def _crd_causes(obj: Mapping[str, Any]) -> list[dict[str, Any]]:
 def _prepare_crd(
     obj: dict[str, Any], old: Mapping[str, Any] | None, *, registry: resources.Registry, now: str
 ) -> None:
-    causes = _crd_causes(obj)
+    causes = _crd_causes(obj) + admission.crd_rule_causes(obj)
     if causes:
         raise errors.invalid(
             "CustomResourceDefinition", "apiextensions.k8s.io", obj["metadata"].get("name", ""), causes

@@ -16,14 +16,12 @@ import collections
 import concurrent.futures
 import contextlib
 import dataclasses
-import importlib
 import json
 import logging
 import os
 import pathlib
 import secrets
 import time
-import types
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -39,6 +37,7 @@ from orchestration_operator.testing.kube import (
     gc,
     manifests,
     openapi,
+    protobuf,
     resources,
     selectors,
     store,
@@ -59,18 +58,6 @@ _PATCH_TYPES = {
     "application/apply-patch+yaml": "apply",
 }
 _NON_RESOURCE_OPEN = ("/healthz", "/livez", "/readyz")
-
-
-def _optional(name: str) -> types.ModuleType | None:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return None
-
-
-_protobuf = _optional("orchestration_operator.testing.kube.protobuf")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -478,12 +465,7 @@ class KubeSandbox:
         ctype = request.content_type
         try:
             if ctype == _PROTOBUF:
-                if _protobuf is None:
-                    raise errors.UnsupportedMediaType(
-                        "the body of the request was in an unknown format - accepted media types include: "
-                        "application/json, application/yaml"
-                    )
-                body = _protobuf.decode(raw)
+                body = protobuf.decode(raw)
             elif ctype in _YAML_TYPES:
                 body = yaml.safe_load(raw)
             elif ctype in (_JSON, "", "application/octet-stream", "text/plain"):
