@@ -263,7 +263,9 @@ def test_cel_rule_refusal_carries_the_rule_message(kubectl: kubectl.Kubectl) -> 
     refused = kubectl.apply({**WIDGET, "spec": {"size": 50, "color": "red"}}, check=False)
     assert refused.returncode == 1
     # kubectl rewords a 422 from its details: kind, name and each cause.
-    assert refused.stderr == 'The Widget "w1" is invalid: spec: Invalid value: "object": red widgets are small\n'
+    assert (
+        refused.stderr == 'The Widget "w1" is invalid: spec: Invalid value: "object": red widgets are small\n'
+    )
 
 
 def test_sandbox_command_as_a_process(tmp_path: Any) -> None:
