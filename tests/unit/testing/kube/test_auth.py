@@ -141,8 +141,8 @@ async def test_allow_list_token(sandbox: server.KubeSandbox) -> None:
         denied = await http.get(f"{CONFIGMAPS}/c")
         assert denied.status_code == 403
         assert denied.json()["message"] == (
-            'configmaps "c" is forbidden: User "system:serviceaccount:ops:op" cannot get resource "configmaps" '
-            'in API group "" in the namespace "default"'
+            'configmaps "c" is forbidden: User "system:serviceaccount:ops:op" cannot get resource '
+            '"configmaps" in API group "" in the namespace "default"'
         )
         watch = await http.get("/api/v1/configmaps", params={"watch": "true"})
         assert watch.json()["message"] == (
