@@ -6,7 +6,6 @@ sandbox test CRD ``probes.sandbox.example.com``. Not part of the project's opera
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import kopf
@@ -19,7 +18,6 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = "sandbox.example.com/probe"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="sandbox.example.com")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="sandbox.example.com")
-    settings.posting.level = logging.WARNING
     settings.watching.connect_timeout = 5
     settings.networking.request_timeout = 10
 
@@ -30,9 +28,10 @@ def _ready(patch: kopf.Patch, phase: str) -> None:
 
 
 @kopf.on.create(GROUP, VERSION, PLURAL)
-def created(spec: kopf.Spec, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
+def created(body: kopf.Body, spec: kopf.Spec, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
     _ready(patch, "Created")
     patch.status["observedSize"] = spec.get("size")
+    kopf.info(body, reason="Created", message="probe created")  # a core v1 Event, posted by kopf
     logger.info("probe created")
 
 

@@ -56,6 +56,17 @@ def test_kopf_lifecycle_dropped_watch_and_410(
     assert obj["status"]["observedSize"] == 1
     assert any(m == "PATCH" and "/probes/p1/status" in p for m, p, _, _ in kube_sandbox.requests)
 
+    # kopf posted Events about it (POST with generateName), visible to kubectl.
+    deadline = time.monotonic() + 10
+    while not [
+        e
+        for e in kube_sandbox.list_objects("", "v1", "events", "default")
+        if e["involvedObject"]["name"] == "p1"
+    ]:
+        assert time.monotonic() < deadline, "kopf posted no event"
+        time.sleep(0.05)
+    assert "probe created" in kubectl("get", "events", "--field-selector=involvedObject.name=p1").stdout
+
     # The timer keeps writing status.
     ticks = _status(kube_sandbox, lambda s: int(s.get("ticks") or 0) >= 2)["status"]["ticks"]
     _status(kube_sandbox, lambda s: int(s.get("ticks") or 0) > ticks)
