@@ -54,7 +54,7 @@ def test_kopf_lifecycle_dropped_watch_and_410(
     obj = _status(kube_sandbox, lambda s: s.get("phase") == "Created")
     assert obj["metadata"]["finalizers"] == ["sandbox.example.com/probe"]
     assert obj["status"]["observedSize"] == 1
-    assert any(m == "PATCH" and "/probes/p1/status" in p for m, p, _, _ in kube_sandbox.requests)
+    assert any(m == "PATCH" and "/probes/p1/status" in p for m, p, _, _ in kube_sandbox.request_log())
 
     # kopf posted Events about it (POST with generateName), visible to kubectl.
     deadline = time.monotonic() + 10
@@ -82,11 +82,11 @@ def test_kopf_lifecycle_dropped_watch_and_410(
     _status(kube_sandbox, lambda s: s.get("observedSize") == 3)
 
     # Compacted history: kopf's resume gets an in-stream 410, it re-lists and keeps working.
-    seen = len(kube_sandbox.requests)
+    seen = kube_sandbox.request_count
     kube_sandbox.compact()
     kubectl("patch", "probe", "p1", "--type=merge", "-p", '{"spec":{"size":4}}')
     _status(kube_sandbox, lambda s: s.get("observedSize") == 4, timeout=20)
-    later = list(kube_sandbox.requests)[seen:]
+    later = kube_sandbox.request_log(since=seen)
     relists = [p for m, p, _, _ in later if m == "GET" and "/probes" in p and "watch=" not in p]
     assert relists, f"kopf did not re-list probes after the 410; requests: {later}"
 
@@ -141,7 +141,7 @@ def test_kopf_works_with_exactly_the_rbac_applied(
     _status(kube_sandbox, lambda s: s.get("phase") == "Created")
     kube_sandbox.delete_object(*PROBES, "default", "p1")
     kube_sandbox.wait_for_object(*PROBES, "default", "p1", lambda o: o is None)
-    refused = [r for r in kube_sandbox.requests if r[3] in (401, 403)]
+    refused = [r for r in kube_sandbox.request_log() if r.status in (401, 403)]
     assert refused == []
     assert operator.stop() == 0
     assert kubectl  # the kubeconfig fixture's admin token still works for people

@@ -217,7 +217,7 @@ def test_client_side_apply_of_builtin_kinds_uses_strategic_merge(
     kubectl.apply(manifest)
     kubectl.apply({**manifest, "data": {"a": "3"}})
     assert kube_sandbox.get_object("", "v1", "configmaps", "default", "c")["data"] == {"a": "3"}  # type: ignore[index]
-    assert any(r[2] == "application/strategic-merge-patch+json" for r in kube_sandbox.requests)
+    assert any(r.content_type == "application/strategic-merge-patch+json" for r in kube_sandbox.request_log())
 
 
 def test_create_secret_configmap_namespace_protobuf(

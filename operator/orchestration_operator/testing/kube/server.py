@@ -23,7 +23,7 @@ import pathlib
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import yaml
 from aiohttp import web
@@ -58,6 +58,15 @@ _PATCH_TYPES = {
     "application/apply-patch+yaml": "apply",
 }
 _NON_RESOURCE_OPEN = ("/healthz", "/livez", "/readyz")
+
+
+class RequestRecord(NamedTuple):
+    """One request the sandbox answered (kept when ``record_requests`` is set)."""
+
+    method: str
+    path: str  # with the query string
+    content_type: str
+    status: int  # 499: the client went away before the answer was complete
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +132,7 @@ class KubeSandbox:
         bookmark_interval: float = 15.0,
         history_window: int = 5000,
         gc_interval: float = 0.05,
-        record_requests: int = 0,
+        record_requests: int = 0,  # keep the last N requests for ``request_log``
         anonymous: auth.Identity | None = auth.ANONYMOUS,
     ) -> None:
         from orchestration_operator.testing.kube import faults as faults_module
@@ -137,9 +146,8 @@ class KubeSandbox:
         self.faults.bind(self.store)
         self.collector = gc.Collector(self.store, interval=gc_interval)
         self.bookmark_interval = bookmark_interval
-        self.requests: collections.deque[tuple[str, str, str, int]] = collections.deque(
-            maxlen=record_requests or 1
-        )
+        self._requests: collections.deque[RequestRecord] = collections.deque(maxlen=record_requests or 1)
+        self._request_total = 0
         self._record = record_requests > 0
         self._openapi: tuple[int, dict[str, dict[str, Any]], dict[str, str]] | None = None
         self._runner: web.AppRunner | None = None
@@ -238,7 +246,7 @@ class KubeSandbox:
     # -------------------------------------------------------------------------------- requests
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        status = 499  # what nginx logs for a client that went away: a cancelled (watch) handler
+        response: web.StreamResponse | None = None
         try:
             response = await self._dispatch(request)
         except errors.ApiError as exc:
@@ -248,13 +256,27 @@ class KubeSandbox:
             response = self._status(errors.InternalError(f"sandbox error: {type(exc).__name__}: {exc}"))
         finally:
             if self._record:
-                self.requests.append(
-                    (request.method, request.path_qs, request.headers.get("Content-Type", ""), status)
-                )
-        status = response.status
-        if self._record:
-            self.requests[-1] = (*self.requests[-1][:3], status)
+                # 499, as nginx logs it: the client went away and the (watch) handler was cancelled.
+                status = response.status if response is not None else 499
+                ctype = request.headers.get("Content-Type", "")
+                self._requests.append(RequestRecord(request.method, request.path_qs, ctype, status))
+                self._request_total += 1
         return response
+
+    def request_log(self, *, since: int = 0) -> list[RequestRecord]:
+        """Recorded requests (``record_requests`` > 0), from the ``since``-th one (see ``request_count``)."""
+
+        def copy() -> list[RequestRecord]:
+            kept = list(self._requests)
+            first = self._request_total - len(kept)  # older ones fell out of the bounded log
+            return kept[max(since - first, 0) :]
+
+        return self._call(copy)
+
+    @property
+    def request_count(self) -> int:
+        """How many requests were recorded so far (a position for ``request_log(since=...)``)."""
+        return self._request_total
 
     @staticmethod
     def _status(exc: errors.ApiError) -> web.Response:

@@ -346,4 +346,14 @@ async def test_table_watch_over_http(client: httpx.AsyncClient) -> None:
 
 async def test_requests_are_recorded(client: httpx.AsyncClient, sandbox: server.KubeSandbox) -> None:
     await client.get("/api/v1/namespaces/default/secrets/missing")
-    assert sandbox.requests[-1] == ("GET", "/api/v1/namespaces/default/secrets/missing", "", 404)
+    assert sandbox.request_log()[-1] == ("GET", "/api/v1/namespaces/default/secrets/missing", "", 404)
+
+
+async def test_request_log_is_bounded_and_positioned() -> None:
+    async with server.KubeSandbox(record_requests=3) as small, httpx.AsyncClient(base_url=small.url) as http:
+        for n in range(5):
+            await http.get(f"/api/v1/namespaces/default/configmaps/c{n}")
+        assert small.request_count == 5
+        assert [r.path.rsplit("/", 1)[1] for r in small.request_log()] == ["c2", "c3", "c4"]
+        assert [r.path.rsplit("/", 1)[1] for r in small.request_log(since=4)] == ["c4"]
+        assert small.request_log(since=5) == []
