@@ -392,9 +392,12 @@ class Store:
         namespace: str | None,
         dry_run: bool = False,
         field_validation: str = "Strict",
-        applied_by: str | None = None,
+        applied: tuple[str, dict[str, Any]] | None = None,
     ) -> WriteResult:
-        """POST: create ``obj`` (a mutable dict the store takes over)."""
+        """POST: create ``obj`` (a mutable dict the store takes over).
+
+        ``applied`` is (field manager, configuration) when a server-side apply creates the object.
+        """
         self._fill_identity(rtype, obj)
         meta = obj["metadata"]
         if rtype.namespaced:
@@ -452,8 +455,9 @@ class Store:
         if dry_run:
             return WriteResult(Entry(stored, encode(stored)), created=True, warnings=warnings)
         change = self._commit(rtype, "ADDED", stored, None)
-        if applied_by:
-            self._applied.setdefault(meta["uid"], {})[applied_by] = applied_by_config(obj)
+        if applied is not None:
+            manager, config = applied
+            self._applied.setdefault(meta["uid"], {})[manager] = config
         return WriteResult(change.entry, created=True, warnings=warnings)
 
     def _validate(
@@ -628,7 +632,11 @@ class Store:
         field_manager: str | None = None,
         force: bool = False,
     ) -> WriteResult:
-        """PATCH with one of the patch types (``json``, ``merge``, ``strategic``, ``apply``)."""
+        """PATCH with one of the patch types (``json``, ``merge``, ``strategic``, ``apply``).
+
+        ``apply`` creates a missing object; field ownership is not tracked, so an apply never conflicts
+        with another manager (``force`` is accepted and has nothing to override).
+        """
         old = self.find(rtype, namespace, name)
         if patch_type == "apply":
             if not isinstance(patch, dict):
@@ -649,7 +657,7 @@ class Store:
                     namespace=namespace,
                     dry_run=dry_run,
                     field_validation=field_validation,
-                    applied_by=manager,
+                    applied=(manager, applied_by_config(patch)),
                 )
             uid = old.meta["uid"]
             last = self._applied.get(uid, {}).get(manager)
