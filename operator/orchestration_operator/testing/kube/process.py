@@ -2,6 +2,7 @@
 
 - ``start_sandbox_process`` runs ``python -m orchestration_operator sandbox`` and waits until it listens
   and has written its kubeconfig (for tests that need the sandbox outside the test process).
+- ``start_process`` runs any command (the project's own ``orchestration-operator run``, say) the same way.
 - ``start_kopf`` runs an operator with kopf's own CLI (``python -m kopf run``), with ``KUBECONFIG``
   pointing at the sandbox (the ``kubernetes`` package reads it when kopf logs in), output captured to a
   file, and a clean stop (SIGINT, then SIGKILL after a grace period).
@@ -28,7 +29,7 @@ class ProcessError(RuntimeError):
     """A helper process failed to start or stop as expected."""
 
 
-class _Logged:
+class LoggedProcess:
     """A subprocess whose stdout and stderr go to one log file."""
 
     def __init__(
@@ -89,22 +90,44 @@ class _Logged:
             self._log.close()
         return self.popen.returncode
 
-    def __enter__(self) -> _Logged:
+    def __enter__(self) -> LoggedProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
-class SandboxProcess(_Logged):
+class SandboxProcess(LoggedProcess):
     """``orchestration-operator sandbox`` running as a subprocess."""
 
     url: str = ""
     kubeconfig: pathlib.Path
 
 
-class KopfProcess(_Logged):
+class KopfProcess(LoggedProcess):
     """A kopf operator running as a subprocess against a sandbox."""
+
+
+def start_process(
+    command: Sequence[str],
+    *,
+    kubeconfig: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    log_path: str | os.PathLike[str] | None = None,
+    cwd: str | None = None,
+) -> LoggedProcess:
+    """Start any command (an operator's own CLI, say) with ``KUBECONFIG`` set and its output logged."""
+    log = pathlib.Path(log_path) if log_path else _temp_log("process-")
+    full_env = _python_env(env)
+    if kubeconfig is not None:
+        full_env["KUBECONFIG"] = os.fspath(kubeconfig)
+    return LoggedProcess(command, env=full_env, log_path=log, cwd=cwd)
+
+
+def _temp_log(prefix: str) -> pathlib.Path:
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".log")
+    os.close(fd)
+    return pathlib.Path(name)
 
 
 def _python_env(extra: Mapping[str, str] | None) -> dict[str, str]:
@@ -129,11 +152,7 @@ def start_sandbox_process(
 ) -> SandboxProcess:
     """Start the sandbox command and wait until it listens; returns a handle with ``url`` and ``stop()``."""
     kubeconfig = pathlib.Path(kubeconfig)
-    log = (
-        pathlib.Path(log_path)
-        if log_path
-        else pathlib.Path(tempfile.mkstemp(prefix="kube-sandbox-", suffix=".log")[1])
-    )
+    log = pathlib.Path(log_path) if log_path else _temp_log("kube-sandbox-")
     command = [
         sys.executable,
         "-m",
@@ -189,11 +208,7 @@ def start_kopf(
         command.append(text)
     else:
         command += ["-m", text]
-    log = (
-        pathlib.Path(log_path)
-        if log_path
-        else pathlib.Path(tempfile.mkstemp(prefix="kopf-", suffix=".log")[1])
-    )
+    log = pathlib.Path(log_path) if log_path else _temp_log("kopf-")
     full_env = _python_env(env)
     full_env["KUBECONFIG"] = os.fspath(kubeconfig)
     return KopfProcess(command, env=full_env, log_path=log, cwd=cwd)
