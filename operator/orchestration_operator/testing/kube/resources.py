@@ -60,10 +60,6 @@ class ResourceType:
         return f"{self.kind}List"
 
     @property
-    def group_version(self) -> str:
-        return self.api_version
-
-    @property
     def qualified(self) -> str:
         """``plural.group`` as in messages and RBAC (``secrets`` for the core group)."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
@@ -224,6 +220,7 @@ class Registry:
         for rtype in self._builtins:
             self._by_gvr[(rtype.group, rtype.version, rtype.plural)] = rtype
         self.generation = 0  # bumped on every change, for discovery/OpenAPI hashes
+        self._storages: dict[tuple[str, str], ResourceType] | None = None
 
     def lookup(self, group: str, version: str, plural: str) -> ResourceType | None:
         return self._by_gvr.get((group, version, plural))
@@ -232,20 +229,14 @@ class Registry:
         return list(self._by_gvr.values())
 
     def storage_type(self, storage: tuple[str, str]) -> ResourceType | None:
-        """The type whose version objects are stored in (for GC and namespace cleanup)."""
-        candidates = [t for t in self._by_gvr.values() if t.storage == storage]
-        for rtype in candidates:
-            if rtype.storage_version:
-                return rtype
-        return candidates[0] if candidates else None
-
-    def storages(self) -> list[ResourceType]:
-        """One type per storage key, the storage version."""
-        seen: dict[tuple[str, str], ResourceType] = {}
-        for rtype in self._by_gvr.values():
-            if rtype.storage not in seen or rtype.storage_version:
-                seen[rtype.storage] = rtype
-        return list(seen.values())
+        """The type whose version objects are stored in (on every write, so cached)."""
+        if self._storages is None:
+            seen: dict[tuple[str, str], ResourceType] = {}
+            for rtype in self._by_gvr.values():
+                if rtype.storage not in seen or rtype.storage_version:
+                    seen[rtype.storage] = rtype
+            self._storages = seen
+        return self._storages.get(storage)
 
     def crd_types(self, crd_name: str) -> list[ResourceType]:
         return list(self._by_crd.get(crd_name, ()))
@@ -284,6 +275,7 @@ class Registry:
             self._by_gvr[(rtype.group, rtype.version, rtype.plural)] = rtype
         self._by_crd[name] = types
         self.generation += 1
+        self._storages = None
         return types
 
     def remove_crd(self, name: str) -> list[ResourceType]:
@@ -292,6 +284,7 @@ class Registry:
             self._by_gvr.pop((rtype.group, rtype.version, rtype.plural), None)
         if types:
             self.generation += 1
+            self._storages = None
         return types
 
     def groups(self) -> dict[str, list[ResourceType]]:

@@ -27,7 +27,6 @@ import datetime
 import functools
 import json
 import random
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
@@ -810,7 +809,3 @@ def _spec_changed(new: Mapping[str, Any], old: Mapping[str, Any], *, status_spli
         skip.add("status")
     keys = (set(new) | set(old)) - skip
     return any(new.get(k) != old.get(k) for k in keys)
-
-
-def monotonic() -> float:
-    return time.monotonic()
