@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestration_operator.testing.kube import samples, server
+from orchestration_operator.testing.kube import endpoints, samples, server
 
 CRDS = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 WIDGETS = "/apis/sandbox.example.com/v1/namespaces/default/widgets"
@@ -357,3 +357,31 @@ async def test_request_log_is_bounded_and_positioned() -> None:
         assert [r.path.rsplit("/", 1)[1] for r in small.request_log()] == ["c2", "c3", "c4"]
         assert [r.path.rsplit("/", 1)[1] for r in small.request_log(since=4)] == ["c4"]
         assert small.request_log(since=5) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "parsed"),
+    [
+        ("/api", None),
+        ("/api/v1", None),
+        ("/apis/apps/v1", None),
+        ("/api/v1/namespaces", endpoints.ResourcePath("", "v1", "namespaces")),
+        ("/api/v1/namespaces/team", endpoints.ResourcePath("", "v1", "namespaces", name="team")),
+        (
+            "/api/v1/namespaces/team/status",
+            endpoints.ResourcePath("", "v1", "namespaces", name="team", subresource="status"),
+        ),
+        ("/api/v1/namespaces/team/secrets", endpoints.ResourcePath("", "v1", "secrets", namespace="team")),
+        (
+            "/api/v1/namespaces/team/secrets/s",
+            endpoints.ResourcePath("", "v1", "secrets", namespace="team", name="s"),
+        ),
+        (
+            "/apis/x.io/v1/namespaces/team/things/t/status",
+            endpoints.ResourcePath("x.io", "v1", "things", namespace="team", name="t", subresource="status"),
+        ),
+        ("/apis/x.io/v1/things", endpoints.ResourcePath("x.io", "v1", "things")),
+    ],
+)
+def test_parse_path(path: str, parsed: endpoints.ResourcePath | None) -> None:
+    assert endpoints.parse_path(path) == parsed
