@@ -164,6 +164,9 @@ def test_server_side_apply(kubectl: kubectl.Kubectl) -> None:
     kubectl.apply(trimmed, "--server-side")
     obj = kubectl.json("get", "widget", "w1")
     assert (obj["metadata"]["labels"], obj["spec"]) == ({"a": "1"}, {"size": 4})
+    dry = kubectl.apply({**WIDGET, "metadata": {"name": "w2"}}, "--server-side", "--dry-run=server")
+    assert dry.stdout.strip() == f"widget.{samples.GROUP}/w2 serverside-applied (server dry run)"
+    assert kubectl("get", "widget", "w2", check=False).returncode == 1
 
 
 @pytest.mark.usefixtures("crd")
