@@ -3,6 +3,8 @@
 - ``kube_sandbox``: a fresh ``KubeSandbox`` serving on a ``BackgroundLoop`` thread, so a synchronous test
   can run kubectl or an operator process without freezing it; its direct-access methods
   (``get_object``, ``patch_object``, ``close_watches``, ...) work from the test thread.
+- ``async_kube_sandbox``: a sandbox on the async test's own loop, for tests that only talk HTTP to it
+  (a blocking call in such a test would freeze it).
 - ``kube_kubeconfig``: the path of a kubeconfig for it (admin token).
 - ``kubectl``: a ``Kubectl`` with that kubeconfig and a fresh ``--cache-dir`` (skips if no kubectl).
 - ``kopf_operator``: starts ``kopf run`` on a file or module against the sandbox; stops it at teardown
@@ -12,7 +14,7 @@
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -32,6 +34,13 @@ def kube_sandbox() -> Iterator[server.KubeSandbox]:
             yield sandbox
         finally:
             loop.call(sandbox.stop())
+
+
+@pytest.fixture
+async def async_kube_sandbox() -> AsyncIterator[server.KubeSandbox]:
+    """A running sandbox on the test's own event loop."""
+    async with server.KubeSandbox(record_requests=10_000) as sandbox:
+        yield sandbox
 
 
 @pytest.fixture

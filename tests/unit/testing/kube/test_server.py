@@ -385,3 +385,9 @@ async def test_request_log_is_bounded_and_positioned() -> None:
 )
 def test_parse_path(path: str, parsed: endpoints.ResourcePath | None) -> None:
     assert endpoints.parse_path(path) == parsed
+
+
+async def test_async_fixture_serves_on_the_test_loop(async_kube_sandbox: server.KubeSandbox) -> None:
+    async with httpx.AsyncClient(base_url=async_kube_sandbox.url) as http:
+        assert (await http.get("/version")).json()["minor"] == "32"
+    assert async_kube_sandbox.get_object("", "v1", "namespaces", None, "default") is not None
