@@ -23,11 +23,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-pytest.importorskip("orchestration_operator.testing.kube.server", reason="the API sandbox is not there yet")
-
 from orchestration_operator.testing import background, stack
 from orchestration_operator.testing.drupal import threaded, users
-from orchestration_operator.testing.kube import server
+from orchestration_operator.testing.kube import kubectl as kubectl_module
+from orchestration_operator.testing.kube import process, server
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GROUP, VERSION = "drupal-orchestration.io", "v1alpha1"
@@ -60,8 +59,8 @@ def condition(obj: dict[str, Any] | None, type_: str = "Ready") -> dict[str, Any
 class Stack:
     sandbox: server.KubeSandbox
     emulator: threaded.ThreadedEmulator
-    operator: stack.Service
-    kubectl: stack.Kubectl
+    operator: process.LoggedProcess
+    kubectl: kubectl_module.Kubectl
     state: pathlib.Path
     _names: Iterator[int] = dataclasses.field(default_factory=itertools.count)
 
@@ -134,10 +133,10 @@ def e2e(
             loop=drupal_emulator_loop,
             users=[users.User(USER, PASSWORD), users.User("editor", "editor", permissions=frozenset())],
         )
-        operator: stack.Service | None = None
+        operator: process.LoggedProcess | None = None
         try:
             kubeconfig = sandbox.write_kubeconfig(state / "kubeconfig")
-            kubectl = stack.Kubectl(kubeconfig, cache_dir=state / "kubectl-cache")
+            kubectl = kubectl_module.Kubectl(kubeconfig, cache_dir=state / "kubectl-cache")
             kubectl("apply", "-f", str(ROOT / "crds"))
             kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=30s")
             operator = stack.start_operator(kubeconfig=kubeconfig, log_path=state / "operator.log")
@@ -145,7 +144,7 @@ def e2e(
         finally:
             if operator is not None:
                 operator.stop()
-                print(f"--- operator log ({operator.log_path}) ---\n{operator.tail(8000)}")
+                print(f"--- operator log ({operator.log_path}) ---\n{operator.logs()[-8000:]}")
             emulator.stop()
             loop.call(sandbox.stop())
 

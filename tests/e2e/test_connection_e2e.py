@@ -94,3 +94,4 @@ def test_an_unreachable_site_is_retried_not_stalled(e2e: Stack, namespace: str) 
     obj = e2e.wait_reason(PLURAL, namespace, "site", "Unreachable", status="False", timeout=20)
     assert condition(obj, "Reconciling")["status"] == "True"
     assert condition(obj, "Stalled") == {}
+    e2e.kubectl("delete", "-n", namespace, "oconn", "site", "--wait=false")  # stop its retries

@@ -19,7 +19,6 @@ import urllib.parse
 import pytest
 
 pytestmark = pytest.mark.e2e
-pytest.importorskip("orchestration_operator.testing.kube.server", reason="the API sandbox is not there yet")
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -88,3 +87,4 @@ def test_local_starts_the_stack_shows_ready_examples_and_stops_cleanly(tmp_path:
         if process.poll() is None:
             process.kill()
             process.wait()
+        process.stdout.close()

@@ -70,7 +70,8 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 def main(args: argparse.Namespace) -> int:
     try:
-        from orchestration_operator.testing import stack
+        from orchestration_operator.testing import stack  # noqa: F401 - needs the testing extra
+        from orchestration_operator.testing.kube import kubectl, process
     except ImportError as exc:  # pragma: no cover - depends on the installation
         print(
             f"orchestration-operator local: needs the 'testing' extra ({exc.name} is missing)",
@@ -86,58 +87,64 @@ def main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if kubectl.find_binary() is None:
+        print("orchestration-operator local: kubectl not found: install it, or set KUBECTL", file=sys.stderr)
+        return 2
     state = args.state_dir.resolve()
     state.mkdir(parents=True, exist_ok=True)
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    services: list[stack.Service] = []
+    children: list[tuple[str, Any]] = []
     try:
-        return _run(args, stack, state=state, crds=crds, examples=examples, services=services)
+        return _run(args, state=state, crds=crds, examples=examples, children=children)
     except _Stop:
         print("\nStopping...", flush=True)
         return 0
-    except stack.StackError as exc:
+    except (process.ProcessError, kubectl.KubectlError, _ChildStopped) as exc:
         print(f"orchestration-operator local: {exc}", file=sys.stderr)
         return 1
     finally:
         for sig in previous:
-            signal.signal(sig, signal.SIG_IGN)
-        for service in reversed(services):  # the operator first
-            service.stop()
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+        for _, child in reversed(children):  # the operator first
+            child.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
+class _ChildStopped(Exception):
+    pass
+
+
 def _run(
     args: argparse.Namespace,
-    stack: Any,
     *,
     state: pathlib.Path,
     crds: pathlib.Path,
     examples: pathlib.Path,
-    services: list[Any],
+    children: list[tuple[str, Any]],
 ) -> int:
+    from orchestration_operator.testing import stack
+    from orchestration_operator.testing.kube import kubectl as kubectl_module
+
     started = time.monotonic()
-    print(
-        f"Starting the Kubernetes API sandbox, the Drupal emulator and the operator (logs in {state})...",
-        flush=True,
-    )
-    sandbox, _, kubeconfig = stack.start_sandbox(state=state, port=args.sandbox_port)
-    services.append(sandbox)
+    print(f"Starting the Kubernetes API sandbox, the Drupal emulator and the operator (logs in {state})...")
+    sandbox = stack.start_sandbox(state=state, port=args.sandbox_port)
+    children.append(("the Kubernetes API sandbox", sandbox))
 
     users = state / "emulator-users.json"
     users.write_text(json.dumps({"users": [{"name": DEMO_USER, "password": DEMO_PASSWORD}]}))
     emulator, site_url = stack.start_emulator(
         state=state, port=args.emulator_port, args=["--users", str(users)]
     )
-    services.append(emulator)
+    children.append(("the Drupal emulator", emulator))
     _add_poll_source(site_url)
 
-    kubectl = stack.Kubectl(kubeconfig, cache_dir=state / "kubectl-cache")
+    kubectl = kubectl_module.Kubectl(sandbox.kubeconfig, cache_dir=state / "kubectl-cache")
     kubectl("apply", "-f", str(crds))
     kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
 
-    operator = stack.start_operator(kubeconfig=kubeconfig, log_path=state / "operator.log")
-    services.append(operator)
+    operator = stack.start_operator(kubeconfig=sandbox.kubeconfig, log_path=state / "operator.log")
+    children.append(("the operator", operator))
 
     manifests = "\n---\n".join(path.read_text() for path in sorted(examples.glob("*.yaml")))
     kubectl("apply", "-f", "-", input=manifests.replace(EXAMPLE_SITE, site_url))
@@ -153,7 +160,7 @@ def _run(
     print(
         f"""
 The local stack runs on this machine only (test and trial tools, not a cluster or a Drupal site):
-  Kubernetes API sandbox   use it with:  export KUBECONFIG={kubeconfig}
+  Kubernetes API sandbox   use it with:  export KUBECONFIG={sandbox.kubeconfig}
                                          kubectl get orchestration
   Drupal emulator          {site_url}  (user {DEMO_USER} / {DEMO_PASSWORD}; control API under /_emulator/)
   logs                     {state}/operator.log, emulator.log, sandbox.log
@@ -162,9 +169,9 @@ Press Ctrl-C to stop everything.""",
         flush=True,
     )
     while True:
-        for service in services:
-            if not service.running:
-                raise stack.StackError(f"{service.name} stopped on its own:\n{service.tail()}")
+        for name, child in children:
+            if not stack.running(child):
+                raise _ChildStopped(f"{name} stopped on its own:\n{child.logs()[-4000:]}")
         time.sleep(0.5)
 
 
