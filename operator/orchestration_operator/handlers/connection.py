@@ -42,10 +42,16 @@ async def connection_loop(
 ) -> None:
     loop = loops.loop_of(memo, reconcile_connection.ProbeMemory)
     first = True
+    errors = loops.ErrorBackoff()
     while not stopped:
         loop.waker.take_reasons()
-        async with loop.lock:
-            delay = await _pass(body, memo, loop, logger=logger, first=first)
+        try:
+            async with loop.lock:
+                delay = await _pass(body, memo, loop, logger=logger, first=first)
+        except Exception:  # a bug, or the Kubernetes API failing: logged, retried, the loop lives on
+            delay = errors.failed(logger)
+        else:
+            errors.succeeded()
         first = False
         await loops.sleep(stopped, loop.waker, delay)
 
@@ -121,6 +127,7 @@ def _published_state(event_type: str | None, body: kopf.Body) -> tuple[Any, ...]
         body.metadata.get("generation"),
         ready.get("status"),
         ready.get("reason"),
+        ready.get("observedGeneration"),  # a new spec probed: Connected again, but for the new spec
     )
 
 
@@ -150,6 +157,7 @@ async def connection_delete(
     topics = loops.topics_of(memo)
     waker = wakeups.Waker()
     started = asyncio.get_running_loop().time()
+    told: list[str] = []
     try:
         while True:
             # Subscribe first, then look: a release published in between is not missed.
@@ -166,9 +174,11 @@ async def connection_delete(
                     f"waiting for OrchestrationWebhooks being deleted to unregister: {', '.join(pending)}",
                     delay=1,
                 )
-            logger.info(
-                f"Waiting for OrchestrationWebhooks being deleted to unregister: {', '.join(pending)}"
-            )
+            if pending != told:
+                told = pending
+                logger.info(
+                    f"Waiting for OrchestrationWebhooks being deleted to unregister: {', '.join(pending)}"
+                )
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(5.0, DELETE_WAIT_SLICE - waited)):
                     await waker.wait()

@@ -122,6 +122,23 @@ async def sleep(stopped: kopf.DaemonStopped, waker: wakeups.Waker, delay: float 
             await asyncio.gather(stop, wake, return_exceptions=True)
 
 
+@dataclasses.dataclass
+class ErrorBackoff:
+    """Delays after unexpected errors of a pass (1 s, 2 s, 4 s ... 60 s), reset by a pass that works."""
+
+    in_a_row: int = 0
+    maximum: float = 60.0
+
+    def failed(self, logger: kopf.Logger) -> float:
+        self.in_a_row += 1
+        delay = min(self.maximum, 2.0 ** (self.in_a_row - 1))
+        logger.exception(f"The pass failed unexpectedly; retrying in {delay:g} s")
+        return delay
+
+    def succeeded(self) -> None:
+        self.in_a_row = 0
+
+
 @dataclasses.dataclass(frozen=True)
 class Snapshot:
     """A copy of the live body at the start of a pass (the live body changes under our feet)."""

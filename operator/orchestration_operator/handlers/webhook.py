@@ -75,23 +75,29 @@ async def webhook_loop(
 ) -> None:
     loop = loops.loop_of(memo, reconcile_webhook.WebhookMemory)
     topics = loops.topics_of(memo)
+    errors = loops.ErrorBackoff()
     try:
         while not stopped:
             reasons = loop.waker.take_reasons()
-            async with loop.lock:
-                if stopped:
-                    break
-                outcome = await _pass(
-                    body,
-                    memo,
-                    loop,
-                    logger=logger,
-                    connections=IndexedConnections(connections),
-                    index=IndexedClaims(webhook_claims),
-                    forced="claims" in reasons,
-                )
-            topics.subscribe(loop.waker, outcome.topics)
-            delay = outcome.delay if outcome.delay is not None else reconcile_webhook.FALLBACK_RECHECK
+            try:
+                async with loop.lock:
+                    if stopped:
+                        break
+                    outcome = await _pass(
+                        body,
+                        memo,
+                        loop,
+                        logger=logger,
+                        connections=IndexedConnections(connections),
+                        index=IndexedClaims(webhook_claims),
+                        forced="claims" in reasons,
+                    )
+            except Exception:  # a bug, or the Kubernetes API failing: logged, retried, the loop lives on
+                delay = errors.failed(logger)
+            else:
+                errors.succeeded()
+                topics.subscribe(loop.waker, outcome.topics)
+                delay = outcome.delay if outcome.delay is not None else reconcile_webhook.FALLBACK_RECHECK
             await loops.sleep(stopped, loop.waker, delay)
     finally:
         topics.unsubscribe(loop.waker)

@@ -144,9 +144,15 @@ def _readiness(conn: connection.OrchestrationConnection | Unavailable) -> Unavai
     if isinstance(conn, Unavailable):
         return conn
     ready = conditions.find(conn.status.conditions, conditions.READY)
-    if ready is not None and ready.status == conditions.TRUE:
+    current = ready is not None and ready.observed_generation in (None, conn.metadata.generation)
+    if ready is not None and ready.status == conditions.TRUE and current:
         return None
-    why = f": {ready.reason}: {ready.message}" if ready is not None else ": it has not been probed yet"
+    if ready is None:
+        why = ": it has not been probed yet"
+    elif not current:
+        why = ": its new spec has not been probed yet"
+    else:
+        why = f": {ready.reason}: {ready.message}"
     return Unavailable(
         conditions.CONNECTION_NOT_READY, f'OrchestrationConnection "{conn.metadata.name}" is not Ready{why}'
     )

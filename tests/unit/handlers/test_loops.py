@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -71,3 +72,20 @@ async def test_sleep_with_a_pending_wake_returns_at_once() -> None:
     waker.wake()
     async with asyncio.timeout(0.5):
         await loops.sleep(stopped, waker, 3600)  # type: ignore[arg-type]
+
+
+def test_unexpected_errors_back_off_and_reset() -> None:
+    errors = loops.ErrorBackoff()
+    logger = logging.getLogger("test")
+    delays = []
+    for _ in range(8):
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            delays.append(errors.failed(logger))
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
+    errors.succeeded()
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        assert errors.failed(logger) == 1.0

@@ -395,3 +395,22 @@ async def test_an_old_key_owned_by_an_older_webhook_is_left_alone() -> None:
     outcome = await world.run(_moved(webhookId="renamed"))
     assert world.calls() == [("register", "renamed", "https://hooks.example/in")]
     assert outcome.status.registered_key == "renamed"
+
+
+def test_the_topics_of_a_webhook_include_what_it_still_holds() -> None:
+    hook = make_webhook(_moved(webhookId="renamed", connectionRef={"name": "other"}))
+    assert reconcile_webhook.topics_for(hook) == {
+        wakeups.connection_topic("team", "other"),
+        wakeups.webhook_key_topic("team", "other", "renamed"),
+        wakeups.connection_topic("team", "site"),
+        wakeups.webhook_key_topic("team", "site", "hook"),
+    }
+
+
+async def test_a_connection_whose_new_spec_was_not_probed_yet_is_waited_for() -> None:
+    conn = make_connection(generation=2)  # Ready, but for generation 1
+    world = World(connections=FakeConnections(conn))
+    outcome = await world.run(webhook_body("hook"))
+    assert triples(outcome.status.conditions) == waiting("ConnectionNotReady")
+    assert "its new spec has not been probed yet" in outcome.status.conditions[0].message
+    assert world.calls() == []
