@@ -103,7 +103,7 @@ def wake_on_generation(memo: kopf.Memo, body: kopf.Body) -> None:
     """Wake the object's loop if its spec changed since the loop last looked (a new generation)."""
     loop: Loop[Any] | None = memo.get("loop")
     if loop is not None and body.metadata.get("generation") != loop.seen_generation:
-        loop.waker.wake("spec")
+        loop.waker.wake(reason="spec")
 
 
 async def sleep(stopped: kopf.DaemonStopped, waker: wakeups.Waker, delay: float | None) -> None:

@@ -35,7 +35,7 @@ class Waker:
         self._event = asyncio.Event()
         self._reasons: set[str] = set()
 
-    def wake(self, reason: str = "") -> None:
+    def wake(self, *, reason: str = "") -> None:
         if reason:
             self._reasons.add(reason)
         self._event.set()
@@ -84,7 +84,7 @@ class Topics:
         woken = 0
         for waker in self._subscribers.get(topic, ()):
             if waker is not exclude:
-                waker.wake(reason)
+                waker.wake(reason=reason)
                 woken += 1
         return woken
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -44,7 +45,7 @@ class Stopped:
 
 async def test_sleep_returns_when_woken() -> None:
     waker, stopped = wakeups.Waker(), Stopped()
-    asyncio.get_running_loop().call_later(0.01, waker.wake, "spec")
+    asyncio.get_running_loop().call_later(0.01, functools.partial(waker.wake, reason="spec"))
     async with asyncio.timeout(2):
         await loops.sleep(stopped, waker, None)  # type: ignore[arg-type]
     assert waker.take_reasons() == {"spec"}

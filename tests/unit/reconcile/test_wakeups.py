@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import pytest
 
@@ -11,7 +12,7 @@ from orchestration_operator.reconcile import wakeups
 
 async def test_a_wake_before_the_wait_is_not_lost() -> None:
     waker = wakeups.Waker()
-    waker.wake("spec")
+    waker.wake(reason="spec")
     async with asyncio.timeout(1):
         await waker.wait()
     assert waker.take_reasons() == {"spec"}
@@ -20,7 +21,7 @@ async def test_a_wake_before_the_wait_is_not_lost() -> None:
 
 async def test_a_wait_ends_when_woken_from_another_task() -> None:
     waker = wakeups.Waker()
-    asyncio.get_running_loop().call_soon(waker.wake, "connection")
+    asyncio.get_running_loop().call_soon(functools.partial(waker.wake, reason="connection"))
     async with asyncio.timeout(1):
         await waker.wait()
     assert waker.take_reasons() == {"connection"}
