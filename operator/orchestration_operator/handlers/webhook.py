@@ -8,7 +8,7 @@
 - ``webhook_event``: wakes the loop on a new generation; publishes a key's topic when the webhook's
   claims on it change (created, moved to another key, registered, deleted), so that the next claimant
   takes over and an owner re-registers when a newcomer may have overwritten its URL.
-- ``webhook_delete`` (the finalizer): ``reconcile.webhook.release`` under the loop's lock; while it
+- ``webhook_delete`` (the finalizer): ``reconcile.unregistering.release`` under the loop's lock; while it
   fails, kopf retries it (``TemporaryError``) until ``unregisterAttempts`` or ``unregisterTimeout`` is
   reached, then the finalizer is released with a Warning event: deletion never hangs.
 """
@@ -24,7 +24,16 @@ import kopf
 from orchestration_operator import metrics
 from orchestration_operator.api import base, connection, names, validation, webhook
 from orchestration_operator.handlers import loops, shared
-from orchestration_operator.reconcile import claims, events, failures, ports, sites, wakeups
+from orchestration_operator.reconcile import (
+    claims,
+    events,
+    failures,
+    lookups,
+    ports,
+    sites,
+    unregistering,
+    wakeups,
+)
 from orchestration_operator.reconcile import webhook as reconcile_webhook
 
 PLURAL: Final = webhook.KIND.plural
@@ -32,22 +41,20 @@ KIND: Final = webhook.KIND.kind
 
 
 class IndexedConnections:
-    """``reconcile.webhook.Connections`` over the ``connections`` index."""
+    """``reconcile.lookups.Connections`` over the ``connections`` index."""
 
     def __init__(self, index: kopf.Index[tuple[str, str], Any]) -> None:
         self._index = index
 
-    def get(
-        self, namespace: str, name: str
-    ) -> connection.OrchestrationConnection | reconcile_webhook.Unavailable:
+    def get(self, namespace: str, name: str) -> connection.OrchestrationConnection | lookups.Unavailable:
         try:
             return shared.find_connection(self._index, namespace=namespace, name=name, require_ready=False)
         except shared.ConnectionUnavailable as error:
-            return reconcile_webhook.Unavailable(error.reason, error.message)
+            return lookups.Unavailable(error.reason, error.message)
 
 
 class IndexedClaims:
-    """``reconcile.webhook.Claims`` over the ``webhook_claims`` index."""
+    """``reconcile.lookups.Claims`` over the ``webhook_claims`` index."""
 
     def __init__(self, index: kopf.Index[claims.ClaimKey, claims.Claim]) -> None:
         self._index = index
@@ -210,11 +217,11 @@ async def webhook_delete(
         try:
             spec = validation.parse_spec(webhook.OrchestrationWebhookSpec, snap.spec)
         except validation.InvalidSpecError:
-            settings = reconcile_webhook.DeletionSettings.from_raw(snap.spec)
+            settings = unregistering.DeletionSettings.from_raw(snap.spec)
         else:
-            settings = reconcile_webhook.DeletionSettings.of(spec)
+            settings = unregistering.DeletionSettings.of(spec)
         registry: sites.SiteRegistry = memo["sites"]
-        outcome = await reconcile_webhook.release(
+        outcome = await unregistering.release(
             snap.metadata,
             loops.parse_status(webhook.OrchestrationWebhookStatus, snap.status),
             settings,

@@ -19,7 +19,7 @@ SecretNotFound, InvalidSpec
 =================================  =======  ============  =======
 
 When to probe next: ``probeInterval`` after a success; after a failure that retries by itself, an
-exponential backoff from :data:`FIRST_RETRY` capped at ``probeInterval``; while stalled, the Secrets
+exponential backoff from :data:`failures.FIRST_RETRY` capped at ``probeInterval``; while stalled, the Secrets
 are read again every :data:`STALLED_RECHECK` (capped at ``probeInterval``), which is cheap.
 
 Credentials the site refused (401/403) are not sent again until they change (the Secret's content, or
@@ -39,8 +39,6 @@ from orchestration_operator import client
 from orchestration_operator.api import conditions, connection, durations
 from orchestration_operator.reconcile import events, failures, sites
 
-FIRST_RETRY: Final = 2.0
-"""Seconds before the first retry of a probe that failed by itself (doubles up to probeInterval)."""
 STALLED_RECHECK: Final = 5.0
 """Seconds between two reads of the Secrets while stalled (a fixed Secret is noticed this fast)."""
 REFUSED_RETRY: Final = datetime.timedelta(hours=2)
@@ -94,11 +92,6 @@ def summary(services: list[client.Service]) -> list[connection.ServiceSummary]:
     ]
 
 
-def backoff(failures_in_a_row: int, *, interval: float) -> float:
-    """Delay before a retry after ``failures_in_a_row`` failures (1-based): 2 s, 4 s, 8 s ... <= interval."""
-    return min(interval, FIRST_RETRY * 2.0 ** min(failures_in_a_row - 1, 16))
-
-
 async def probe(
     conn: connection.OrchestrationConnection,
     *,
@@ -139,7 +132,7 @@ async def probe(
                 f"(or in {durations.format(REFUSED_RETRY)}): Drupal blocks a user after 5 failed logins.",
             )
             return _failed(conn, failure, now=now, delay=recheck, asked_site=True)
-        delay = recheck if failure.stalled else backoff(memory.failures, interval=interval)
+        delay = recheck if failure.stalled else failures.backoff(memory.failures, cap=interval)
         return _failed(conn, failure, now=now, delay=delay, asked_site=True)
 
     memory.failures = 0

@@ -75,5 +75,14 @@ def from_site_config_error(error: sites.SiteConfigError) -> Failure:
     return Failure(reason=error.reason, message=error.message, stalled=error.reason in STALLED_REASONS)
 
 
+FIRST_RETRY: Final = 2.0
+"""Seconds before the first retry of a failure that retries by itself; it doubles from there."""
+
+
+def backoff(failures_in_a_row: int, *, cap: float) -> float:
+    """Delay before retrying after ``failures_in_a_row`` failures (1-based): 2 s, 4 s, 8 s ... <= cap."""
+    return min(cap, FIRST_RETRY * 2.0 ** min(failures_in_a_row - 1, 16))
+
+
 def invalid_spec(message: str) -> Failure:
     return Failure(reason=conditions.INVALID_SPEC, message=message, stalled=True)

@@ -1,4 +1,4 @@
-"""Keeping an OrchestrationWebhook registered on its site, and unregistering it on delete.
+"""Keeping an OrchestrationWebhook registered on its site (its finalizer is ``reconcile.unregistering``).
 
 :func:`reconcile` is one pass of the webhook's loop (``handlers/webhook.py`` runs it on create, on a
 new generation, on a wake-up, and every ``resyncInterval``). Its steps, each of which may end the pass:
@@ -22,9 +22,7 @@ new generation, on a wake-up, and every ``resyncInterval``). Its steps, each of 
    ``lastRegisteredTime``. An Event only when something changed (first registration, new key, new URL,
    recovery), never on a plain resync.
 
-:func:`release` is the finalizer's step: unless ``deletionPolicy: Orphan``, unregister the held key
-(only if this webhook still owns it), with bounded attempts; when they are exhausted (the site or the
-Connection is gone), give up with a Warning event so that deletion never hangs.
+What a pass looks up (Connections, key owners, the sites) comes through ``reconcile.lookups``.
 """
 
 from __future__ import annotations
@@ -33,54 +31,28 @@ import dataclasses
 import datetime
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from orchestration_operator import client
-from orchestration_operator.api import base, conditions, connection, durations, fields, webhook
-from orchestration_operator.reconcile import claims, events, failures, ports, sites, wakeups
-from orchestration_operator.reconcile import connection as connection_reconcile
+from orchestration_operator.api import conditions, durations, fields, webhook
+from orchestration_operator.reconcile import (
+    claims,
+    events,
+    failures,
+    lookups,
+    ports,
+    sites,
+    unregistering,
+    wakeups,
+)
 
-FIRST_RETRY: Final = 2.0
-"""Seconds before the first retry of a failed register call (doubles up to resyncInterval)."""
 STALLED_RECHECK: Final = 5.0
 """Seconds between reads of a missing URL Secret."""
 FALLBACK_RECHECK: Final = 60.0
 """A pass waiting for a wake-up (Connection, key owner) also runs after this long, in case a wake-up
 was missed: cheap, it reads only the operator's indexes."""
-MAX_UNREGISTER_DELAY: Final = 30.0
-"""The longest pause between two attempts to unregister."""
 
 _ENDPOINT: Final = re.compile(fields.ENDPOINT_URL.pattern or "")
-
-
-# --- what a pass needs from the outside ----------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Unavailable:
-    """The referenced Connection cannot be used: ``reason`` is ConnectionNotFound or ConnectionNotReady."""
-
-    reason: str
-    message: str
-
-
-class Connections(Protocol):
-    """Connections by name (the operator's index); readiness is not checked here."""
-
-    def get(self, namespace: str, name: str) -> connection.OrchestrationConnection | Unavailable: ...
-
-
-class Claims(Protocol):
-    """The claimants of a key (the operator's index of webhook claims)."""
-
-    def claimants(self, key: claims.ClaimKey) -> Sequence[claims.Claim]: ...
-
-
-class SiteSource(connection_reconcile.SiteSource, Protocol):
-    def peek(self, key: sites.SiteKey) -> sites.Site | None:
-        """The site's last client, if any (used on delete when its Secret is already gone)."""
-        ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,35 +99,6 @@ class Pass:
 def url_digest(url: str) -> str:
     """What status shows of a URL: ``sha256:<hex>``."""
     return "sha256:" + hashlib.sha256(url.encode("utf-8")).hexdigest()
-
-
-def backoff(failures_in_a_row: int, *, cap: float) -> float:
-    return min(cap, FIRST_RETRY * 2.0 ** min(failures_in_a_row - 1, 16))
-
-
-def _owner(metadata: base.ObjectMeta, key: claims.ClaimKey, index: Claims) -> claims.Claim | None:
-    """The owner of ``key`` among the indexed claimants and this webhook (the index may lag behind)."""
-    others = [claim for claim in index.claimants(key) if claim.uid != metadata.uid]
-    this = claims.Claim(name=metadata.name or "", uid=metadata.uid or "", created=metadata.creation_timestamp)
-    return claims.owner([*others, this])
-
-
-def _readiness(conn: connection.OrchestrationConnection | Unavailable) -> Unavailable | None:
-    if isinstance(conn, Unavailable):
-        return conn
-    ready = conditions.find(conn.status.conditions, conditions.READY)
-    current = ready is not None and ready.observed_generation in (None, conn.metadata.generation)
-    if ready is not None and ready.status == conditions.TRUE and current:
-        return None
-    if ready is None:
-        why = ": it has not been probed yet"
-    elif not current:
-        why = ": its new spec has not been probed yet"
-    else:
-        why = f": {ready.reason}: {ready.message}"
-    return Unavailable(
-        conditions.CONNECTION_NOT_READY, f'OrchestrationConnection "{conn.metadata.name}" is not Ready{why}'
-    )
 
 
 async def read_url(
@@ -214,9 +157,9 @@ def topics_for(hook: webhook.OrchestrationWebhook) -> frozenset[wakeups.Topic]:
 async def reconcile(
     hook: webhook.OrchestrationWebhook,
     *,
-    connections: Connections,
-    index: Claims,
-    sites_: SiteSource,
+    connections: lookups.Connections,
+    index: lookups.Claims,
+    sites_: lookups.SiteSource,
     secrets: ports.SecretReader,
     memory: WebhookMemory,
     now: datetime.datetime,
@@ -269,7 +212,7 @@ async def reconcile(
     memory.release = None
 
     # 2. Own the key.
-    owner = _owner(hook.metadata, claim_key, index)
+    owner = lookups.owner(hook.metadata, claim_key, index)
     if owner is not None and owner.uid != hook.metadata.uid:
         return _conflict(
             hook,
@@ -285,7 +228,7 @@ async def reconcile(
 
     # 3. Due?
     conn = connections.get(namespace, conn_name)
-    through = None if isinstance(conn, Unavailable) else (conn.metadata.uid, conn.metadata.generation)
+    through = None if isinstance(conn, lookups.Unavailable) else (conn.metadata.uid, conn.metadata.generation)
     due_at = _due_at(status, generation=generation, key=key, conn_name=conn_name, resync=resync)
     connection_changed = (
         through is not None and memory.registered_through is not None and memory.registered_through != through
@@ -294,7 +237,7 @@ async def reconcile(
         return Pass(status=status, delay=(due_at - now).total_seconds(), topics=frozenset(topics))
 
     # 4. The Connection must be Ready.
-    unavailable = _readiness(conn)
+    unavailable = lookups.readiness(conn)
     if unavailable is not None:
         updated = conditions.mark_reconciling(
             status.conditions,
@@ -313,7 +256,7 @@ async def reconcile(
             topics=frozenset(topics),
             publish=frozenset(publish),
         )
-    assert not isinstance(conn, Unavailable)
+    assert not isinstance(conn, lookups.Unavailable)
 
     # 5. The URL.
     url = await read_url(spec, namespace=namespace, secrets=secrets)
@@ -367,7 +310,7 @@ async def reconcile(
             called=True,
         )
     memory.failures += 1
-    delay = None if failure.stalled else backoff(memory.failures, cap=resync)
+    delay = None if failure.stalled else failures.backoff(memory.failures, cap=resync)
     outcome = _failed(hook, status, failure, now=now, delay=delay)
     return dataclasses.replace(
         outcome,
@@ -488,78 +431,14 @@ def _registered_events(
 # --- releasing keys ----------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Attempt:
-    """The outcome of one attempt to unregister a key."""
-
-    done: bool
-    failure: failures.Failure | None = None
-    skipped: str = ""
-    """Why nothing was called although the key is held (another webhook owns it now)."""
-
-
-async def _unregister(
-    metadata: base.ObjectMeta,
-    conn_name: str,
-    key: str,
-    *,
-    connections: Connections,
-    index: Claims,
-    sites_: SiteSource,
-    deleting: bool,
-) -> Attempt:
-    """Unregister ``key`` from ``conn_name``'s site if this webhook still owns it."""
-    namespace = metadata.namespace or "default"
-    owner = _owner(metadata, (namespace, conn_name, key), index)
-    if owner is not None and owner.uid != metadata.uid:
-        return Attempt(
-            done=True, skipped=f'the key "{key}" now belongs to OrchestrationWebhook "{owner.name}"'
-        )
-    conn = connections.get(namespace, conn_name)
-    if isinstance(conn, Unavailable):
-        return Attempt(done=False, failure=failures.Failure(conn.reason, conn.message, False))
-    if not deleting or _refused(conn):
-        unavailable = _readiness(conn)
-        if unavailable is not None:
-            # Not Ready: a call would fail anyway, and with refused credentials it would count as a
-            # failed login towards Drupal's flood control.
-            return Attempt(
-                done=False, failure=failures.Failure(unavailable.reason, unavailable.message, False)
-            )
-    try:
-        try:
-            site = await sites_.site_for(conn)
-        except sites.SiteConfigError:
-            # Deleting a namespace deletes the Secret too: the last client still knows the credentials.
-            cached = sites_.peek((namespace, conn_name))
-            if cached is None:
-                raise
-            site = cached
-        # Unregister under the key itself: Html::getId(key) == key, so Drupal deletes exactly this key
-        # whatever webhookId registered it.
-        await site.client.unregister_webhook(key)
-    except sites.SiteConfigError as error:
-        return Attempt(done=False, failure=failures.from_site_config_error(error))
-    except client.OrchestrationError as error:
-        return Attempt(
-            done=False, failure=failures.from_client_error(error, fallback=conditions.REGISTRATION_FAILED)
-        )
-    return Attempt(done=True)
-
-
-def _refused(conn: connection.OrchestrationConnection) -> bool:
-    ready = conditions.find(conn.status.conditions, conditions.READY)
-    return ready is not None and ready.reason in failures.AUTH_REASONS
-
-
 async def _release_old(
     hook: webhook.OrchestrationWebhook,
     old_conn: str,
     old_key: str,
     *,
-    connections: Connections,
-    index: Claims,
-    sites_: SiteSource,
+    connections: lookups.Connections,
+    index: lookups.Claims,
+    sites_: lookups.SiteSource,
     memory: WebhookMemory,
     now: datetime.datetime,
 ) -> Pass | list[events.Event]:
@@ -569,7 +448,7 @@ async def _release_old(
     release = memory.release
     if release is None or (release.connection, release.key) != (old_conn, old_key):
         release = Release(connection=old_conn, key=old_key, attempts=0, since=now)
-    attempt = await _unregister(
+    attempt = await unregistering.unregister(
         hook.metadata, old_conn, old_key, connections=connections, index=index, sites_=sites_, deleting=False
     )
     where = f'the old key "{old_key}" from OrchestrationConnection "{old_conn}"'
@@ -607,113 +486,7 @@ async def _release_old(
         update={"conditions": updated, "observed_generation": hook.metadata.generation}
     )
     remaining = (release.since + timeout - now).total_seconds()
-    delay = max(0.0, min(backoff(release.attempts, cap=MAX_UNREGISTER_DELAY), remaining))
+    delay = max(
+        0.0, min(failures.backoff(release.attempts, cap=unregistering.MAX_UNREGISTER_DELAY), remaining)
+    )
     return Pass(status=new, delay=delay, events=_transition_events(hook.status, new), failure=attempt.failure)
-
-
-@dataclasses.dataclass(frozen=True)
-class DeletionSettings:
-    """What deleting needs from the spec, read leniently: a spec that no longer parses still releases."""
-
-    policy: webhook.DeletionPolicy
-    attempts: int
-    timeout: datetime.timedelta
-
-    @classmethod
-    def of(cls, spec: webhook.OrchestrationWebhookSpec) -> DeletionSettings:
-        return cls(spec.deletion_policy, spec.unregister_attempts, durations.parse(spec.unregister_timeout))
-
-    @classmethod
-    def from_raw(cls, raw: Mapping[str, Any]) -> DeletionSettings:
-        defaults = webhook.OrchestrationWebhookSpec.model_fields
-        policy = (
-            webhook.DeletionPolicy.ORPHAN
-            if raw.get("deletionPolicy") == "Orphan"
-            else webhook.DeletionPolicy.DELETE
-        )
-        attempts = raw.get("unregisterAttempts")
-        if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 100:
-            attempts = defaults["unregister_attempts"].default
-        try:
-            timeout = durations.parse(str(raw.get("unregisterTimeout")))
-        except durations.DurationError:
-            timeout = durations.parse(defaults["unregister_timeout"].default)
-        return cls(policy, attempts, timeout)
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class Deletion:
-    """The outcome of one attempt of the finalizer's step."""
-
-    done: bool
-    delay: float = 0.0
-    events: tuple[events.Event, ...] = ()
-    status: webhook.OrchestrationWebhookStatus | None = None
-    """While retrying: the status that says why (Reconciling, attempt n of N)."""
-    log: str = ""
-    unregistered: bool = False
-    message: str = ""
-    """While retrying: why (for kopf's log line)."""
-
-
-async def release(
-    metadata: base.ObjectMeta,
-    status: webhook.OrchestrationWebhookStatus,
-    settings: DeletionSettings,
-    *,
-    connections: Connections,
-    index: Claims,
-    sites_: SiteSource,
-    attempt: int,
-    now: datetime.datetime,
-) -> Deletion:
-    """The finalizer's step for a webhook being deleted (its metadata and latest status; its spec may no
-    longer parse, hence ``settings``); ``attempt`` counts from 0 (kopf's ``retry``)."""
-    conn_name, key = status.registered_connection, status.registered_key
-    if settings.policy == webhook.DeletionPolicy.ORPHAN:
-        left = f' (the key "{key}" stays on the site)' if key else ""
-        return Deletion(done=True, log=f"deletionPolicy is Orphan: not unregistering{left}")
-    if not conn_name or not key:
-        return Deletion(done=True, log="nothing registered: nothing to unregister")
-    outcome = await _unregister(
-        metadata, conn_name, key, connections=connections, index=index, sites_=sites_, deleting=True
-    )
-    where = f'the key "{key}" from OrchestrationConnection "{conn_name}"'
-    if outcome.done:
-        if outcome.skipped:
-            return Deletion(done=True, log=f"not unregistering: {outcome.skipped}")
-        return Deletion(
-            done=True,
-            events=(events.Event("Normal", conditions.UNREGISTERED, f"Unregistered {where}."),),
-            unregistered=True,
-        )
-    assert outcome.failure is not None
-    failure = outcome.failure
-    attempts = attempt + 1
-    started = metadata.deletion_timestamp or now
-    deadline = started + settings.timeout
-    if attempts >= settings.attempts or now >= deadline:
-        return Deletion(
-            done=True,
-            events=(
-                events.Event(
-                    "Warning",
-                    conditions.UNREGISTER_ABANDONED,
-                    f"Gave up unregistering {where} after {attempts} attempt(s) (unregisterAttempts "
-                    f"{settings.attempts}, unregisterTimeout {durations.format(settings.timeout)}): "
-                    f"{failure.reason}: {failure.message}. The key may remain on the site; the "
-                    "finalizer is released.",
-                ),
-            ),
-        )
-    message = (
-        f"Unregistering {where} (attempt {attempts} of {settings.attempts}, until "
-        f"{deadline.strftime('%Y-%m-%dT%H:%M:%SZ')}): {failure.reason}: {failure.message}"
-    )
-    updated = conditions.mark_reconciling(
-        status.conditions, reason=failure.reason, message=message, now=now, generation=metadata.generation
-    )
-    delay = max(0.0, min(backoff(attempts, cap=MAX_UNREGISTER_DELAY), (deadline - now).total_seconds()))
-    return Deletion(
-        done=False, delay=delay, status=status.model_copy(update={"conditions": updated}), message=message
-    )

@@ -14,7 +14,7 @@ from typing import Any
 
 from orchestration_operator import client
 from orchestration_operator.api import conditions, connection, webhook
-from orchestration_operator.reconcile import claims, sites
+from orchestration_operator.reconcile import claims, lookups, sites
 from orchestration_operator.reconcile import webhook as reconcile_webhook
 
 NOW = datetime.datetime(2025, 5, 1, 12, 0, 0, tzinfo=datetime.UTC)
@@ -152,13 +152,11 @@ class FakeConnections:
     def __init__(self, *conns: connection.OrchestrationConnection) -> None:
         self.conns = {conn.metadata.name: conn for conn in conns}
 
-    def get(
-        self, namespace: str, name: str
-    ) -> connection.OrchestrationConnection | reconcile_webhook.Unavailable:
+    def get(self, namespace: str, name: str) -> connection.OrchestrationConnection | lookups.Unavailable:
         assert namespace == NAMESPACE
         conn = self.conns.get(name)
         if conn is None:
-            return reconcile_webhook.Unavailable(
+            return lookups.Unavailable(
                 conditions.CONNECTION_NOT_FOUND,
                 f'OrchestrationConnection "{name}" not found in namespace "{namespace}"',
             )

@@ -21,8 +21,7 @@ from reconcile_fakes import (
 
 from orchestration_operator import client
 from orchestration_operator.api import webhook
-from orchestration_operator.reconcile import sites
-from orchestration_operator.reconcile import webhook as reconcile_webhook
+from orchestration_operator.reconcile import sites, unregistering
 
 DELETED_AT = "2025-05-01T12:00:00Z"
 
@@ -40,14 +39,14 @@ async def release(
     claims: FakeClaims | None = None,
     attempt: int = 0,
     now: datetime.datetime = NOW,
-) -> reconcile_webhook.Deletion:
+) -> unregistering.Deletion:
     hook = make_webhook(body)
     index = claims or FakeClaims()
     index.add(body)
-    return await reconcile_webhook.release(
+    return await unregistering.release(
         hook.metadata,
         hook.status,
-        reconcile_webhook.DeletionSettings.of(hook.spec),
+        unregistering.DeletionSettings.of(hook.spec),
         connections=connections if connections is not None else FakeConnections(make_connection()),
         index=index,
         sites_=fakes if fakes is not None else FakeSites(),
@@ -194,5 +193,5 @@ async def test_a_vanished_secret_without_a_last_client_is_a_failed_attempt() -> 
 def test_deletion_settings_of_a_spec_that_no_longer_parses(
     raw: dict[str, Any], expected: tuple[webhook.DeletionPolicy, int, datetime.timedelta]
 ) -> None:
-    settings = reconcile_webhook.DeletionSettings.from_raw(raw)
+    settings = unregistering.DeletionSettings.from_raw(raw)
     assert (settings.policy, settings.attempts, settings.timeout) == expected
