@@ -111,6 +111,16 @@ class Stack:
 
         return eventually(probe, timeout=timeout, what=f"{count} events about {name}")
 
+    def wait_event(
+        self, namespace: str, name: str, reason: str, *, timeout: float = 10
+    ) -> tuple[str, str, str]:
+        """Wait for an Event with ``reason`` about object ``name``; return it."""
+
+        def probe() -> tuple[str, str, str] | None:
+            return next((e for e in self.events(namespace, name) if e[1] == reason), None)
+
+        return eventually(probe, timeout=timeout, what=f"a {reason} event about {name}")
+
     def events(self, namespace: str, name: str) -> list[tuple[str, str, str]]:
         """(type, reason, message) of the Events about object ``name``, oldest first."""
         found = self.sandbox.list_objects("", "v1", "events", namespace)

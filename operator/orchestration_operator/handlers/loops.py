@@ -102,6 +102,8 @@ async def set_up_loops(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
 def wake_on_generation(memo: kopf.Memo, body: kopf.Body) -> None:
     """Wake the object's loop if its spec changed since the loop last looked (a new generation)."""
     loop: Loop[Any] | None = memo.get("loop")
+    if body.metadata.get("deletionTimestamp"):
+        return  # deleting bumps the generation too; kopf stops the loop, the finalizer takes over
     if loop is not None and body.metadata.get("generation") != loop.seen_generation:
         loop.waker.wake(reason="spec")
 

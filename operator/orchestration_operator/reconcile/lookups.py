@@ -55,6 +55,11 @@ def readiness(conn: connection.OrchestrationConnection | Unavailable) -> Unavail
     """Why the Connection cannot be used now (None when it is Ready for its current spec)."""
     if isinstance(conn, Unavailable):
         return conn
+    if conn.metadata.deletion_timestamp is not None:
+        return Unavailable(
+            conditions.CONNECTION_NOT_READY,
+            f'OrchestrationConnection "{conn.metadata.name}" is being deleted',
+        )
     ready = conditions.find(conn.status.conditions, conditions.READY)
     current = ready is not None and ready.observed_generation in (None, conn.metadata.generation)
     if ready is not None and ready.status == conditions.TRUE and current:

@@ -228,7 +228,13 @@ async def reconcile(
 
     # 3. Due?
     conn = connections.get(namespace, conn_name)
-    through = None if isinstance(conn, lookups.Unavailable) else (conn.metadata.uid, conn.metadata.generation)
+    # The Connection's (uid, generation): a new one means another site or credentials. (Deleting it bumps
+    # its generation too, which is no reason to register again.)
+    through = (
+        None
+        if isinstance(conn, lookups.Unavailable) or conn.metadata.deletion_timestamp is not None
+        else (conn.metadata.uid, conn.metadata.generation)
+    )
     due_at = _due_at(status, generation=generation, key=key, conn_name=conn_name, resync=resync)
     connection_changed = (
         through is not None and memory.registered_through is not None and memory.registered_through != through

@@ -7,6 +7,7 @@ import functools
 import logging
 from typing import Any
 
+import kopf
 import pytest
 
 from orchestration_operator.api import webhook
@@ -90,3 +91,19 @@ def test_unexpected_errors_back_off_and_reset() -> None:
         raise RuntimeError("boom")
     except RuntimeError:
         assert errors.failed(logger) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("metadata", "woken"),
+    [
+        ({"generation": 1}, False),
+        ({"generation": 2}, True),
+        ({"generation": 2, "deletionTimestamp": "2025-05-01T12:00:00Z"}, False),
+    ],
+)
+def test_a_loop_is_woken_by_a_new_generation_only(metadata: dict[str, Any], woken: bool) -> None:
+    memo = kopf.Memo()
+    loop = loops.loop_of(memo, dict)
+    loop.seen_generation = 1
+    loops.wake_on_generation(memo, kopf.Body({"metadata": metadata}))
+    assert loop.waker.pending is woken

@@ -414,3 +414,16 @@ async def test_a_connection_whose_new_spec_was_not_probed_yet_is_waited_for() ->
     assert triples(outcome.status.conditions) == waiting("ConnectionNotReady")
     assert "its new spec has not been probed yet" in outcome.status.conditions[0].message
     assert world.calls() == []
+
+
+async def test_a_connection_being_deleted_is_no_reason_to_register_again() -> None:
+    conn = make_connection(generation=2).model_copy(deep=True)
+    deleting = conn.model_copy(
+        update={"metadata": conn.metadata.model_copy(update={"deletion_timestamp": NOW})}
+    )
+    world = World(connections=FakeConnections(deleting))
+    world.memory.registered_through = ("uid-site", 1)
+    outcome = await world.run(_registered())
+    assert world.calls() == []
+    assert outcome.events == ()
+    assert triples(outcome.status.conditions) == ready("Registered")
