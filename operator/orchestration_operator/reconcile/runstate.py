@@ -58,9 +58,9 @@ class Ledger:
         return len(self._entries)
 
     def started(self, attempt: Attempt) -> None:
-        self._expire()
         self._entries[attempt] = Entry(started_at=self._clock())
         self._entries.move_to_end(attempt)
+        self._expire()
 
     def finished(self, attempt: Attempt, outcome: Any) -> None:
         entry = self._entries.get(attempt)

@@ -52,10 +52,9 @@ def missing_service(service_id: str, known: Iterable[str], *, connection: str) -
         f'service "{service_id}" is not in the catalog of connection "{connection}" ({len(ids)} services)'
     )
     close = difflib.get_close_matches(service_id, ids, n=3, cutoff=0.6)
-    if close:
-        message += "; did you mean " + " or ".join(f'"{c}"' for c in close) + "?"
+    message += ("; did you mean " + " or ".join(f'"{c}"' for c in close) + "?") if close else "."
     return (
-        message + ". Check spec.serviceId against the connection's status.services and create a new "
+        message + " Check spec.serviceId against the connection's status.services and create a new "
         "ServiceRun (the spec is immutable). Execute was not called."
     )
 
