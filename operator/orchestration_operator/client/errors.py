@@ -169,7 +169,7 @@ class Forbidden(HTTPError):
 
 
 class LoginFailed(HTTPError):
-    """``POST /user/login`` refused the username and password (or answered without a session)."""
+    """``POST /user/login`` refused the login: wrong password, blocked or unactivated user, flood control."""
 
     reason = "LoginFailed"
 

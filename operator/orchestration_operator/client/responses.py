@@ -51,20 +51,20 @@ def excerpt(body: bytes, *, limit: int = EXCERPT_CHARS) -> str:
                 return title
         text = _INVISIBLE.sub(" ", body[:65536].decode("utf-8", "replace"))
         return _clean(html.unescape(_TAG.sub(" ", text)), limit)
-    message = _json_message(body)
+    message = _json_string(body, "error", "message")
     if message is not None:
         return _clean(message, limit)
     return _clean(body[: limit * 4].decode("utf-8", "replace"), limit)
 
 
-def _json_message(body: bytes) -> str | None:
-    """The ``error`` or ``message`` string of a JSON object body, if that is what it is."""
+def _json_string(body: bytes, *keys: str) -> str | None:
+    """The first of ``keys`` holding a string in a JSON object body, or None."""
     try:
         value = json.loads(body.removeprefix(_UTF8_BOM))
     except ValueError:
         return None
     if isinstance(value, dict):
-        for key in ("error", "message"):
+        for key in keys:
             if isinstance(value.get(key), str):
                 return str(value[key])
     return None
@@ -141,11 +141,11 @@ def error_for(
     if status == 429:
         return errors.RateLimited(f"{head}{said}", retry_after=retry_after, **kwargs)
     if status == 500 and not looks_like_html(body):
-        error = _module_error(body)
+        error = _json_string(body, "error")  # the module's own {"error": message}
         if error is not None:
             return errors.ServiceFailed(
                 f"{route}: the site reported an error (500): {_clean(error, 1000)!r}",
-                error=error,
+                error=_clean(error, 4000),  # printable and bounded: it ends up in statuses and logs
                 status=status,
                 route=route.name,
             )
@@ -157,14 +157,3 @@ def error_for(
             f"{head}: redirected to {location!r}; use the final URL as the base URL", **kwargs
         )
     return errors.UnexpectedStatus(f"{head}{said}", **kwargs)
-
-
-def _module_error(body: bytes) -> str | None:
-    """The message of the module's ``{"error": "..."}`` body, or None."""
-    try:
-        value = json.loads(body.removeprefix(_UTF8_BOM))
-    except ValueError:
-        return None
-    if isinstance(value, dict) and isinstance(value.get("error"), str):
-        return str(value["error"])
-    return None

@@ -14,6 +14,7 @@ from orchestration_operator.client import (
     BasicAuth,
     ConnectionLost,
     Forbidden,
+    InvalidResponse,
     LoginAuth,
     LoginFailed,
     OrchestrationError,
@@ -237,7 +238,7 @@ async def test_a_burst_shares_one_failed_login(make_client: ClientFactory, site:
 
 async def test_login_without_a_cookie_fails(make_client: ClientFactory, site: Site) -> None:
     site.on("POST", LOGIN, lambda r: login_ok(cookie=""))
-    with pytest.raises(LoginFailed, match="answered 200 but set no session cookie"):
+    with pytest.raises(InvalidResponse, match="answered 200 but set no session cookie"):
         await make_client(auth=LoginAuth("bot", "pw")).list_services()
 
 

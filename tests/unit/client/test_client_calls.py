@@ -459,3 +459,14 @@ def test_auth_reprs_show_the_username_only() -> None:
         == "SessionAuth(cookie=<hidden>, csrf_token=<hidden>)"
     )
     assert repr(SessionAuth(f"SSESSabc={COOKIE_VALUE}")) == "SessionAuth(cookie=<hidden>, csrf_token=None)"
+
+
+async def test_catalog_keeps_the_sites_order(make_client: ClientFactory, site: Site) -> None:
+    # Sorted by label and config items by weight on the site: the client re-sorts nothing.
+    catalog = [
+        {"id": "tool::b", "label": "A", "config": [{"key": "z", "weight": 0}, {"key": "a", "weight": 1}]},
+        {"id": "eca::a", "label": "B", "config": []},
+    ]
+    site.on("GET", SERVICES, reply(200, catalog))
+    services = await make_client().list_services()
+    assert [(s.id, [c.key for c in s.config]) for s in services] == [("tool::b", ["z", "a"]), ("eca::a", [])]

@@ -12,6 +12,7 @@ import pytest
 from orchestration_operator import cli
 from orchestration_operator.client import BasicAuth, LoginAuth, SessionAuth
 from orchestration_operator.commands import check
+from orchestration_operator.testing.drupal import EmulatorControl
 
 SECRET = "pw-Z9#secret"
 
@@ -164,5 +165,72 @@ def test_unreachable_site_end_to_end(capsys: pytest.CaptureFixture[str]) -> None
         "skip tls: not checked",
         "skip authentication: not checked",
         "skip permission: not checked",
+        "skip services: not checked",
+    ]
+
+
+# --- against the emulator (a real site on loopback, in a background thread) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "last"),
+    [
+        (
+            ["--username", "admin", "--password-file", "{admin}"],
+            0,
+            "ok   poll: 'articles' answered 1 item since",
+        ),
+        (["--login-username", "admin", "--login-password-file", "{admin}"], 0, "ok   poll: 'articles'"),
+        (["--username", "editor", "--password-file", "{editor}"], 6, "skip services: not checked"),
+        (
+            ["--login-username", "editor", "--login-password-file", "{editor}"],
+            6,
+            "skip services: not checked",
+        ),
+        (["--login-username", "admin", "--login-password-file", "{editor}"], 5, "skip services: not checked"),
+        ([], 5, "skip services: not checked"),
+    ],
+)
+def test_check_against_the_emulator(
+    drupal_emulator: EmulatorControl,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    code: int,
+    last: str,
+) -> None:
+    (tmp_path / "admin").write_text("admin\n")
+    (tmp_path / "editor").write_text("editor\n")
+    drupal_emulator.add_poll_items(
+        "articles", "timestamp", [{"timestamp": 2_000_000_000, "data": {"nid": 1}}]
+    )
+    argv = [a.format(admin=tmp_path / "admin", editor=tmp_path / "editor") for a in argv]
+    assert cli.main(["check", "--url", drupal_emulator.url, "--poll-name", "articles", *argv]) == code
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1].startswith(last)
+    assert "admin\n" not in out
+
+
+def test_check_tells_a_missing_permission_from_wrong_credentials_with_a_login(
+    drupal_emulator: EmulatorControl, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pw").write_text("editor")
+    code = cli.main(
+        [
+            "check",
+            "--url",
+            drupal_emulator.url,
+            "--login-username",
+            "editor",
+            "--login-password-file",
+            str(tmp_path / "pw"),
+        ]
+    )
+    assert code == 6
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2:] == [
+        "ok   authentication: logged in as 'editor' (session)",
+        "FAIL permission: 403 Forbidden — 'editor' logged in but lacks the \"use orchestration connect\" "
+        "permission",
         "skip services: not checked",
     ]
