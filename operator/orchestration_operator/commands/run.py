@@ -90,6 +90,9 @@ def main(args: argparse.Namespace) -> int:
     )
     if config.log_level == "error":
         logging.getLogger().setLevel(logging.ERROR)
+    if config.log_level != "debug":
+        # httpx logs every request at INFO: a line per service call, and its cost, at a thousand runs.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     metrics.serve(config.metrics_port)
     kopf.run(
         standalone=config.standalone,
