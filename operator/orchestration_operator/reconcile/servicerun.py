@@ -240,9 +240,13 @@ class _Context:
             )
         return fields
 
+    def mark(
+        self, mark: Callable[..., list[conditions.Condition]], **kwargs: Any
+    ) -> list[conditions.Condition]:
+        return mark(self.status.conditions, now=self.now, generation=self.run.generation, **kwargs)
+
     def conditions(self, mark: Callable[..., list[conditions.Condition]], **kwargs: Any) -> list[Any]:
-        marked = mark(self.status.conditions, now=self.now, generation=self.run.generation, **kwargs)
-        return [condition.to_dict() for condition in marked]
+        return [condition.to_dict() for condition in self.mark(mark, **kwargs)]
 
 
 async def reconcile(run: Run, deps: Deps) -> Step:
@@ -369,18 +373,19 @@ async def _execute(
     run, deps = ctx.run, ctx.deps
     max_attempts = spec.retry.max_attempts
     timeout = durations.seconds(spec.timeout)
+    executing = ctx.mark(
+        conditions.mark_reconciling,
+        reason=conditions.EXECUTING,
+        message=f'calling "{spec.service_id}" (attempt {attempt} of {max_attempts})',
+        ready=conditions.UNKNOWN,
+    )
     marker = {
         **ctx.common(),
         "phase": servicerun.Phase.RUNNING.value,
         "startedAttempt": attempt,
         "attempts": attempt - 1,
         "error": None,
-        "conditions": ctx.conditions(
-            conditions.mark_reconciling,
-            reason=conditions.EXECUTING,
-            message=f'calling "{spec.service_id}" (attempt {attempt} of {max_attempts})',
-            ready=conditions.UNKNOWN,
-        ),
+        "conditions": [condition.to_dict() for condition in executing],
     }
     if attempt == 1 or ctx.status.start_time is None:
         marker["startTime"] = _time(ctx.now)
@@ -405,9 +410,10 @@ async def _execute(
         except Exception as error:  # every failure is classified; none may escape past the marker
             failure = runoutcomes.classify(error, timeout=timeout)
         seconds = deps.monotonic() - started
-    after = dataclasses.replace(
-        ctx, now=deps.clock(), new_execution=False, status=_with_conditions(ctx, marker)
-    )
+    # The status as the start marker left it (for condition transition times).
+    as_marked = ctx.status.model_copy(update={"conditions": executing})
+    after = dataclasses.replace(ctx, now=deps.clock(), new_execution=False, status=as_marked)
+
     if result is not None:
         step = await _succeeded(after, spec, result, attempt=attempt, seconds=seconds, events=events)
     else:
@@ -415,12 +421,6 @@ async def _execute(
         step = _failed_attempt(after, spec, failure, attempt=attempt, seconds=seconds, events=events)
     deps.ledger.finished(key, step)
     return step
-
-
-def _with_conditions(ctx: _Context, marker: Mapping[str, Any]) -> servicerun.ServiceRunStatus:
-    """The status as the start marker left it, for condition transition times."""
-    marked = [conditions.Condition.model_validate(c) for c in marker["conditions"]]
-    return ctx.status.model_copy(update={"conditions": marked})
 
 
 async def _succeeded(
