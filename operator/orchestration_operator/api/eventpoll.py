@@ -278,8 +278,10 @@ class EventPollStatus(status.ResourceStatus):
     edge_keys: list[str] = pydantic.Field(
         default_factory=list,
         max_length=MAX_EDGE_KEYS,
-        description="Stable ids of the events already delivered at the cursor's edge (the overlap asked "
-        f"again on the next poll), at most {MAX_EDGE_KEYS}.",
+        description="What was already delivered at the cursor's edge (the overlap asked again on the next "
+        "poll): entries '<timestamp>:<key>' (mode timestamp) or '<key>' (mode id), where <key> is an "
+        "event id (32 hex digits) or '*' for a value whose every event counts as delivered; at most "
+        f"{MAX_EDGE_KEYS}.",
     )
     cursor_reset: str | None = pydantic.Field(
         default=None,

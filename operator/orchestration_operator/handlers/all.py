@@ -1,5 +1,5 @@
 """Every kopf handler of the operator; ``orchestration-operator run`` imports this module."""
 
-from orchestration_operator.handlers import runtime, shared
+from orchestration_operator.handlers import eventpoll, runtime, shared
 
-__all__ = ["runtime", "shared"]
+__all__ = ["eventpoll", "runtime", "shared"]
