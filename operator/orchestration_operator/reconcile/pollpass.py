@@ -216,7 +216,8 @@ async def run(
     if outcome.more:
         delay = 0.0
     elif not outcome.committed:
-        builder.forget()  # the sink's Secret may have been fixed meanwhile: read it again next time
+        if outcome.failed_sink is not None:
+            builder.forget()  # the sink's Secret may have been fixed meanwhile: read it again next time
         delay = eventpoll.failure_delay(
             patch["consecutiveFailures"], interval=interval, retry_after=outcome.retry_after, rng=rng
         )
