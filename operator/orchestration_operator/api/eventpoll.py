@@ -353,8 +353,10 @@ KIND = names.Kind(
         names.PrinterColumn(
             name="Cursor",
             type="string",
-            json_path=".status.cursor",
-            description="Position after the newest event delivered to every sink.",
+            # The one value of the cursor (its timestamp or its id): the object itself would print as
+            # map[timestamp:...] on a real API server.
+            json_path=".status.cursor.*",
+            description="The newest timestamp or id delivered to every sink.",
         ),
         names.PrinterColumn(
             name="Last Poll",

@@ -41,7 +41,7 @@ from orchestration_operator import metrics, settings
 from orchestration_operator.api import conditions, durations, names, validation
 from orchestration_operator.api import eventpoll as api
 from orchestration_operator.client import cloudevents
-from orchestration_operator.handlers import kube, shared
+from orchestration_operator.handlers import kube, runtime, shared
 from orchestration_operator.reconcile import eventpoll, pollpass, sinkconfig, sites
 
 PLURAL: Final = api.KIND.plural
@@ -90,6 +90,7 @@ async def create_http_client(memo: kopf.Memo, **_: Any) -> None:
     # One pooled client for every HTTP sink of the process (senders differ by URL and headers only).
     memo[HTTP_CLIENT_KEY] = cloudevents.new_http_client()
     memo[SECRET_TTL_KEY] = settings.from_env().secret_cache_seconds
+    runtime.quiet_successes("eventpoll_event")  # it runs on every watch event, i.e. every status write
 
 
 @kopf.on.cleanup()
