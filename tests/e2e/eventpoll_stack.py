@@ -183,7 +183,7 @@ class Operator:
         )
         # Its startup handlers ran (a killed predecessor's watch may linger in the sandbox for a while,
         # so the watch count alone does not tell that this process is up).
-        self.proc.wait_for_log(r"Activity 'create_http_client' succeeded", timeout=30)
+        self.proc.wait_for_log(r"Activity 'create_eventpoll_state' succeeded", timeout=30)
         wait_for("a watch on EventPolls", lambda: sandbox.watch_count(resource="eventpolls") > 0, timeout=30)
         return self.proc
 

@@ -42,13 +42,14 @@ from orchestration_operator.api import conditions, durations, names, validation
 from orchestration_operator.api import eventpoll as api
 from orchestration_operator.client import cloudevents
 from orchestration_operator.handlers import kube, runtime, shared
-from orchestration_operator.reconcile import eventpoll, pollpass, sinkconfig, sites
+from orchestration_operator.reconcile import eventpoll, pollpass, sinkconfig, sites, spread
 
 PLURAL: Final = api.KIND.plural
 KIND: Final = api.KIND.kind
 LOOP_KEY: Final = "eventpoll_loop"
 HTTP_CLIENT_KEY: Final = "eventpoll_http_client"
 SECRET_TTL_KEY: Final = "eventpoll_secret_ttl"
+SPREAD_KEY: Final = "eventpoll_spread"
 
 CANCELLATION_TIMEOUT: Final = 10.0
 """How long kopf waits for a stopped daemon before cancelling it (it exits at once when idle)."""
@@ -86,15 +87,17 @@ def triggers(body: Mapping[str, Any]) -> tuple[int | None, str | None]:
 
 
 @kopf.on.startup()
-async def create_http_client(memo: kopf.Memo, **_: Any) -> None:
-    # One pooled client for every HTTP sink of the process (senders differ by URL and headers only).
+async def create_eventpoll_state(memo: kopf.Memo, **_: Any) -> None:
+    # One pooled client for every HTTP sink of the process (senders differ by URL and headers only),
+    # and one Spread placing every EventPoll in the least crowded second of its interval.
     memo[HTTP_CLIENT_KEY] = cloudevents.new_http_client()
+    memo[SPREAD_KEY] = spread.Spread()
     memo[SECRET_TTL_KEY] = settings.from_env().secret_cache_seconds
     runtime.quiet_successes("eventpoll_event")  # it runs on every watch event, i.e. every status write
 
 
 @kopf.on.cleanup()
-async def close_http_client(memo: kopf.Memo, **_: Any) -> None:
+async def close_eventpoll_state(memo: kopf.Memo, **_: Any) -> None:
     http: cloudevents.HttpClient | None = memo.get(HTTP_CLIENT_KEY)
     if http is not None:
         await http.aclose()
@@ -146,11 +149,10 @@ class StatusWriter:
                 exc,
             )
             return False
+        del result  # what the server holds now is what was asked: keep our own objects (less memory)
         self.failures = 0
-        status = result.get("status")
-        self.written = (
-            pollpass.model_fields(status) if isinstance(status, Mapping) else {**self.written, **patch}
-        )
+        written = {**self.written, **patch}
+        self.written = {key: value for key, value in written.items() if value is not None}
         return True
 
     def retry_delay(self) -> float:
@@ -171,7 +173,6 @@ async def eventpoll_daemon(
     name = body.metadata.name or ""
     uid = body.metadata.uid or ""
     writer = StatusWriter(namespace=namespace, name=name, current=dict(body.status))
-    desired: dict[str, Any] = dict(writer.written)
     builder = loop.builder = sinkconfig.SinkBuilder(
         secrets=memo.kube,
         store=memo.kube,
@@ -179,6 +180,7 @@ async def eventpoll_daemon(
         cache_seconds=memo.get(SECRET_TTL_KEY, sinkconfig.DEFAULT_CACHE_SECONDS),
     )
     registry: sites.SiteRegistry = memo.sites
+    phases: spread.Spread = memo[SPREAD_KEY]
 
     async def connect(connection: str) -> eventpoll.PollSource:
         try:
@@ -193,8 +195,29 @@ async def eventpoll_daemon(
             ) from None
         return site.client
 
+    try:
+        await _run(
+            stopped, body, loop, logger, writer=writer, builder=builder, connect=connect, phase=phases.phase
+        )
+    finally:
+        phases.release(uid)
+
+
+async def _run(
+    stopped: kopf.DaemonStopped,
+    body: kopf.Body,
+    loop: PollLoop,
+    logger: kopf.Logger,
+    *,
+    writer: StatusWriter,
+    builder: sinkconfig.SinkBuilder,
+    connect: pollpass.Connect,
+    phase: pollpass.Phase,
+) -> None:
+    namespace, name, uid = writer.namespace, writer.name, body.metadata.uid or ""
+    desired: dict[str, Any] = dict(writer.written)
     loop.seen = triggers(body)
-    await _sleep(stopped, loop, body, _first_delay(body, uid, desired))
+    await _sleep(stopped, loop, body, _first_delay(body, uid, desired, phase=phase))
     while not stopped:
         if writer.pending(desired) and not await _write(writer, desired):
             await _sleep(stopped, loop, body, writer.retry_delay())
@@ -205,7 +228,7 @@ async def eventpoll_daemon(
         try:
             done = await _unless_stopped(
                 stopped,
-                pollpass.run(target, desired, connect=connect, builder=builder, clock=time.time),
+                pollpass.run(target, desired, connect=connect, builder=builder, clock=time.time, phase=phase),
             )
         except Exception:  # a bug: keep the loop (and the cursor in memory) alive, and say so loudly
             logger.exception("EventPoll pass failed unexpectedly; retrying in %.0fs", BUG_RETRY)
@@ -219,7 +242,9 @@ async def eventpoll_daemon(
         except kube.Gone:
             break
         _report(body, done, loop=loop, logger=logger, namespace=namespace, name=name)
-        await _sleep(stopped, loop, body, done.delay if written else writer.retry_delay())
+        delay = done.delay if written else writer.retry_delay()
+        del done  # the batch and its events are not kept while sleeping: memory stays bounded
+        await _sleep(stopped, loop, body, delay)
     # A finished pass whose write failed: one last try, so a clean stop loses no committed cursor.
     if writer.pending(desired):
         with contextlib.suppress(kube.Gone):
@@ -244,7 +269,7 @@ def _target(body: kopf.Body, *, namespace: str, name: str, uid: str) -> pollpass
     )
 
 
-def _first_delay(body: kopf.Body, uid: str, status: Mapping[str, Any]) -> float:
+def _first_delay(body: kopf.Body, uid: str, status: Mapping[str, Any], *, phase: pollpass.Phase) -> float:
     try:
         spec = validation.parse_spec(api.EventPollSpec, dict(body.spec))
     except validation.InvalidSpecError:
@@ -253,7 +278,11 @@ def _first_delay(body: kopf.Body, uid: str, status: Mapping[str, Any]) -> float:
         return 0.0
     target = _target(body, namespace="", name="", uid=uid)
     return pollpass.first_delay(
-        target, pollpass.parse_status(status), interval=durations.seconds(spec.interval), now=time.time()
+        target,
+        pollpass.parse_status(status),
+        interval=durations.seconds(spec.interval),
+        now=time.time(),
+        phase=phase,
     )
 
 
@@ -315,16 +344,11 @@ def _report(
         lag = done.status.get("lagSeconds")
         if outcome.committed and isinstance(lag, int):
             metrics.POLL_LAG.labels(namespace, name).set(lag)
-    found = pollpass.parse_status(done.status).conditions
+    found = {c.get("type"): c.get("status") for c in done.status.get("conditions") or ()}
     for type_ in conditions.TYPES:
-        condition = conditions.find(found, type_)
         default = conditions.UNKNOWN if type_ == conditions.READY else conditions.FALSE
         metrics.set_condition(
-            kind=KIND,
-            namespace=namespace,
-            name=name,
-            type_=type_,
-            status=condition.status if condition is not None else default,
+            kind=KIND, namespace=namespace, name=name, type_=type_, status=found.get(type_) or default
         )
 
 

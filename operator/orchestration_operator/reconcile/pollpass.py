@@ -51,6 +51,14 @@ class Unavailable(Exception):
 
 Connect = Callable[[str], Awaitable[eventpoll.PollSource]]
 """The poll source (the site's shared client) of the named Connection, or :class:`Unavailable`."""
+Phase = Callable[[str, float], float]
+"""An EventPoll's phase in its interval from its uid and interval (``spread.Spread.phase`` fills the
+interval evenly; :func:`hashed_phase` is the uid's hash alone)."""
+
+
+def hashed_phase(uid: str, interval: float) -> float:
+    del interval
+    return eventpoll.phase(uid)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,13 +135,20 @@ def status_diff(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[
     }
 
 
-def first_delay(target: Target, status: api.EventPollStatus, *, interval: float, now: float) -> float:
+def first_delay(
+    target: Target,
+    status: api.EventPollStatus,
+    *,
+    interval: float,
+    now: float,
+    phase: Phase = hashed_phase,
+) -> float:
     """Seconds before a daemon's first pass: none for an EventPoll whose current spec was never handled
     (new, or changed while the operator was away), else its next slot (so that a restarted operator
     does not poll every EventPoll at once)."""
     if status.observed_generation is None or status.observed_generation != target.generation:
         return 0.0
-    return eventpoll.next_delay(target.uid, interval, now)
+    return eventpoll.delay_to_phase(phase(target.uid, interval), interval, now)
 
 
 async def run(
@@ -145,6 +160,7 @@ async def run(
     clock: eventpoll.Clock,
     config: cursor.CursorConfig = cursor.DEFAULT_CONFIG,
     rng: Callable[[], float] = random.random,
+    phase: Phase = hashed_phase,
 ) -> Pass:
     """One pass (see the module doc). Failures of the site and of sinks are outcomes, not exceptions."""
     current = model_fields(raw_status)
@@ -222,7 +238,7 @@ async def run(
             patch["consecutiveFailures"], interval=interval, retry_after=outcome.retry_after, rng=rng
         )
     else:
-        delay = eventpoll.next_delay(target.uid, interval, clock())
+        delay = eventpoll.delay_to_phase(phase(target.uid, interval), interval, clock())
     events = list(transition_events(previous.conditions, outcome.verdict))
     if start.reset is not None and outcome.committed:
         events.append(

@@ -18,6 +18,7 @@ from kopf._cogs.aiokits import aioenums  # the stop flag kopf hands to daemons; 
 from orchestration_operator import client
 from orchestration_operator.handlers import eventpoll as handler
 from orchestration_operator.handlers import kube
+from orchestration_operator.reconcile import spread
 from orchestration_operator.testing.drupal import poll_rules
 
 NAMESPACE = "shop"
@@ -199,6 +200,7 @@ async def harness(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Callable[...
         memo.kube = Kube()
         memo.sites = Registry(source)
         memo[handler.HTTP_CLIENT_KEY] = None  # only ConfigMap sinks here
+        memo[handler.SPREAD_KEY] = spread.Spread()
         posted: list[tuple[str, str]] = []
         monkeypatch.setattr(kube, "patch_status", api.patch_status)
         monkeypatch.setattr(
@@ -300,7 +302,7 @@ async def test_a_restarted_daemon_waits_for_its_slot_unless_woken(
     h = harness(status={"cursor": {"timestamp": 100}, "edgeKeys": ["100:*"], "observedGeneration": 1})
     slots: list[float] = []
 
-    def first_delay(target: Any, status: Any, *, interval: float, now: float) -> float:
+    def first_delay(target: Any, status: Any, *, interval: float, now: float, phase: Any) -> float:
         slots.append(interval)
         return 60.0
 
