@@ -289,31 +289,9 @@ def _connection_manifests(url: str) -> list[dict[str, Any]]:
     ]
 
 
-def _mark_connection_ready(stack: Stack) -> None:
-    """Until the Connection handlers are on main, the test says the Connection is Ready itself (the
-    EventPoll only reads the condition); once they are, their probe of the emulator says the same."""
-    current = (
-        stack.sandbox.get_object(GROUP, VERSION, "orchestrationconnections", NAMESPACE, CONNECTION) or {}
-    )
-    conditions = (current.get("status") or {}).get("conditions") or []
-    if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
-        return
-    ready = {
-        "type": "Ready",
-        "status": "True",
-        "reason": "Connected",
-        "message": "marked Ready by the test",
-        "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    stack.kubectl(
-        "patch",
-        "orchestrationconnection",
-        CONNECTION,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps({"status": {"conditions": [ready]}}),
-    )
+def _wait_connection_ready(stack: Stack) -> None:
+    """The operator's Connection handlers probe the emulator and say Ready."""
+    stack.kubectl("wait", "--for=condition=Ready", f"orchestrationconnection/{CONNECTION}", "--timeout=30s")
 
 
 @dataclasses.dataclass
@@ -356,7 +334,7 @@ def stack_with_operator(infra: Infrastructure, log_dir: pathlib.Path) -> Iterato
     stack = Stack(infra.sandbox, infra.kubectl, infra.emulator, infra.receiver, operator)
     operator.start(infra.sandbox)
     try:
-        _mark_connection_ready(stack)
+        _wait_connection_ready(stack)
         yield stack
     finally:
         operator.stop()

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 from eventpoll_stack import (
+    GROUP,
     NAMESPACE,
+    VERSION,
     Infrastructure,
     Stack,
     eventpoll_manifest,
@@ -249,6 +251,34 @@ def test_failed_status_writes_lose_nothing(stack: Stack) -> None:
     assert [rule.hits for rule in rules] == [1, 1]  # then retried after 1 s and 2 s
     assert [d.event["data"] for d in receiver.deliveries("/bumpy")] == [1, 2, 3]
     assert stack.status("bumpy")["eventsDelivered"] == 3
+
+
+def test_an_eventpoll_waits_for_its_connection_and_is_woken_by_it(stack: Stack) -> None:
+    stack.emulator.add_poll_items("late", "id", [{"id": "1", "data": 1}])
+    manifest = eventpoll_manifest(
+        "late",
+        poll="late",
+        mode="id",
+        interval="30s",  # only the Connection's topic can wake it within the test's deadlines
+        startFrom={"position": "beginning"},
+        sinks=[http_sink("web", stack.receiver.endpoint("/late"))],
+    )
+    manifest["spec"]["connectionRef"] = {"name": "late-site"}
+    stack.kubectl.apply(manifest)
+    stack.wait_ready("late", "False", "ConnectionNotFound")
+    assert stack.polls("late") == 0
+    connection = stack.sandbox.get_object(GROUP, VERSION, "orchestrationconnections", NAMESPACE, "site")
+    assert connection is not None
+    stack.kubectl.apply(
+        {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "OrchestrationConnection",
+            "metadata": {"name": "late-site", "namespace": NAMESPACE},
+            "spec": connection["spec"],
+        }
+    )
+    stack.wait_ready("late", "True", "Polling", timeout=15)
+    assert [d.event["data"] for d in stack.receiver.deliveries("/late")] == [1]
 
 
 def test_cleanup(stack: Stack) -> None:

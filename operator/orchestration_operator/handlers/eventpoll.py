@@ -20,9 +20,10 @@ The cursor is safe because:
   and a finished pass's write is completed before the daemon exits.
 
 The daemon wakes early when the spec (``metadata.generation``) or the reset-cursor annotation changes
-(``eventpoll_event``); label and annotation churn from GitOps tools does not wake it. A Connection
-that is missing or not Ready is looked up again in the ``connections`` index every few seconds (an
-in-memory lookup, no API call).
+(``eventpoll_event``); label and annotation churn from GitOps tools does not wake it. While it waits
+for a Connection that is missing or not Ready it subscribes to the Connection's topic
+(``reconcile.wakeups``, published by the Connection's handlers), and looks again at least every
+interval (an in-memory lookup in the ``connections`` index, no API call).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ from orchestration_operator import metrics, settings
 from orchestration_operator.api import conditions, durations, names, validation
 from orchestration_operator.api import eventpoll as api
 from orchestration_operator.client import cloudevents
-from orchestration_operator.handlers import kube, runtime, shared
-from orchestration_operator.reconcile import eventpoll, pollpass, sinkconfig, sites, spread
+from orchestration_operator.handlers import kube, loops, shared
+from orchestration_operator.reconcile import eventpoll, pollpass, sinkconfig, sites, spread, wakeups
 
 PLURAL: Final = api.KIND.plural
 KIND: Final = api.KIND.kind
@@ -56,6 +57,9 @@ CANCELLATION_TIMEOUT: Final = 10.0
 WRITE_RETRY_DELAYS: Final = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds before retrying a failed status write (the last one repeats): no poll until it succeeds."""
 BUG_RETRY: Final = 10.0
+SPEC: Final = "spec"
+CONNECTION: Final = "connection"
+"""Wake-up reasons: the spec or reset annotation changed; the awaited Connection changed (its topic)."""
 
 T = TypeVar("T")
 _log = logging.getLogger("orchestration_operator.handlers.eventpoll")
@@ -65,7 +69,7 @@ _log = logging.getLogger("orchestration_operator.handlers.eventpoll")
 class PollLoop:
     """One EventPoll's loop state, kept in kopf's per-object memo (shared with the event hook)."""
 
-    wake: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    waker: wakeups.Waker = dataclasses.field(default_factory=wakeups.Waker)
     seen: tuple[int | None, str | None] | None = None
     """The (generation, reset annotation) the last pass read: a change wakes the loop."""
     hints: tuple[str, ...] = ()
@@ -93,7 +97,6 @@ async def create_eventpoll_state(memo: kopf.Memo, **_: Any) -> None:
     memo[HTTP_CLIENT_KEY] = cloudevents.new_http_client()
     memo[SPREAD_KEY] = spread.Spread()
     memo[SECRET_TTL_KEY] = settings.from_env().secret_cache_seconds
-    runtime.quiet_successes("eventpoll_event")  # it runs on every watch event, i.e. every status write
 
 
 @kopf.on.cleanup()
@@ -112,7 +115,7 @@ async def eventpoll_event(
         return
     loop: PollLoop | None = memo.get(LOOP_KEY)
     if loop is not None and loop.seen is not None and triggers(body) != loop.seen:
-        loop.wake.set()
+        loop.waker.wake(reason=SPEC)
 
 
 class StatusWriter:
@@ -195,12 +198,22 @@ async def eventpoll_daemon(
             ) from None
         return site.client
 
+    topics = loops.topics_of(memo)
     try:
         await _run(
-            stopped, body, loop, logger, writer=writer, builder=builder, connect=connect, phase=phases.phase
+            stopped,
+            body,
+            loop,
+            logger,
+            writer=writer,
+            builder=builder,
+            connect=connect,
+            phase=phases.phase,
+            topics=topics,
         )
     finally:
         phases.release(uid)
+        topics.unsubscribe(loop.waker)
 
 
 async def _run(
@@ -213,6 +226,7 @@ async def _run(
     builder: sinkconfig.SinkBuilder,
     connect: pollpass.Connect,
     phase: pollpass.Phase,
+    topics: wakeups.Topics,
 ) -> None:
     namespace, name, uid = writer.namespace, writer.name, body.metadata.uid or ""
     desired: dict[str, Any] = dict(writer.written)
@@ -224,7 +238,7 @@ async def _run(
             continue
         target = _target(body, namespace=namespace, name=name, uid=uid)
         loop.seen = (target.generation, target.reset_annotation)
-        loop.wake.clear()
+        loop.waker.take_reasons()
         try:
             done = await _unless_stopped(
                 stopped,
@@ -242,6 +256,8 @@ async def _run(
         except kube.Gone:
             break
         _report(body, done, loop=loop, logger=logger, namespace=namespace, name=name)
+        awaited = [] if done.waiting_for is None else [wakeups.connection_topic(namespace, done.waiting_for)]
+        topics.subscribe(loop.waker, awaited)
         delay = done.delay if written else writer.retry_delay()
         del done  # the batch and its events are not kept while sleeping: memory stays bounded
         await _sleep(stopped, loop, body, delay)
@@ -303,8 +319,9 @@ async def _unless_stopped(stopped: kopf.DaemonStopped, work: Awaitable[T]) -> T 
 
 
 async def _sleep(stopped: kopf.DaemonStopped, loop: PollLoop, body: kopf.Body, delay: float | None) -> None:
-    """Sleep ``delay`` seconds (None: until woken); return early when stopped or when the spec or the
-    reset annotation changed since the last pass (a wake for anything else goes back to sleep)."""
+    """Sleep ``delay`` seconds (None: until woken); return early when stopped, when the spec or the reset
+    annotation changed since the last pass, or when the awaited Connection changed (its topic). A wake
+    for anything else (a write of our own status) goes back to sleep."""
     deadline = None if delay is None else time.monotonic() + max(delay, 0.0)
     while not stopped:
         if triggers(body) != loop.seen:
@@ -312,15 +329,9 @@ async def _sleep(stopped: kopf.DaemonStopped, loop: PollLoop, body: kopf.Body, d
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             return
-        loop.wake.clear()
-        wake = asyncio.ensure_future(loop.wake.wait())
-        stop = asyncio.ensure_future(stopped.wait())
-        try:
-            await asyncio.wait({wake, stop}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (wake, stop):
-                task.cancel()
-            await asyncio.gather(wake, stop, return_exceptions=True)
+        await loops.sleep(stopped, loop.waker, remaining)
+        if CONNECTION in loop.waker.take_reasons():
+            return
 
 
 def _report(
