@@ -145,11 +145,10 @@ class StatusWriter:
         except Exception as exc:  # API server down, timeout, 409/5xx: kept in memory, retried
             self.failures += 1
             _log.warning(
-                "writing the status of EventPoll %s/%s failed (%s: %.200s); retrying before the next poll",
+                "writing the status of EventPoll %s/%s failed (%s); retrying before the next poll",
                 self.namespace,
                 self.name,
-                type(exc).__name__,
-                exc,
+                _why(exc),
             )
             return False
         del result  # what the server holds now is what was asked: keep our own objects (less memory)
@@ -160,6 +159,14 @@ class StatusWriter:
 
     def retry_delay(self) -> float:
         return WRITE_RETRY_DELAYS[min(max(self.failures, 1), len(WRITE_RETRY_DELAYS)) - 1]
+
+
+def _why(exc: Exception) -> str:
+    """A short cause: the HTTP status of an API error (its text repeats the whole answer), else the type."""
+    status, reason = getattr(exc, "status", None), getattr(exc, "reason", None)
+    if isinstance(status, int):
+        return f"HTTP {status} {reason or ''}".strip()
+    return type(exc).__name__
 
 
 @kopf.daemon(names.GROUP, names.VERSION, PLURAL, cancellation_timeout=CANCELLATION_TIMEOUT)  # type: ignore[arg-type]

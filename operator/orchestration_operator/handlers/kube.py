@@ -20,6 +20,10 @@ from kubernetes.client import exceptions as k8s_exceptions
 
 from orchestration_operator.api import names
 
+TIMEOUT = (10.0, 30.0)
+"""(connect, read) seconds of every call: without one, a call to an API server that stopped answering
+would hold its caller (and a worker thread) forever."""
+
 _lock = threading.Lock()
 _api: Any = None
 
@@ -70,7 +74,7 @@ class KubeObjects:
     async def read_secret(self, *, namespace: str, name: str) -> Mapping[str, bytes] | None:
         def read() -> Mapping[str, bytes] | None:
             try:
-                secret = _core().read_namespaced_secret(name, namespace)
+                secret = _core().read_namespaced_secret(name, namespace, _request_timeout=TIMEOUT)
             except k8s_exceptions.ApiException as exc:
                 if exc.status == 404:
                     return None
@@ -82,7 +86,7 @@ class KubeObjects:
     async def get_configmap(self, *, namespace: str, name: str) -> Mapping[str, str] | None:
         def read() -> Mapping[str, str] | None:
             try:
-                configmap = _core().read_namespaced_config_map(name, namespace)
+                configmap = _core().read_namespaced_config_map(name, namespace, _request_timeout=TIMEOUT)
             except k8s_exceptions.ApiException as exc:
                 if exc.status == 404:
                     return None
@@ -147,7 +151,14 @@ async def patch_status(
         try:
             # Raw bytes and json.loads: the client's own deserialisation costs about a third of the call.
             response: Any = api.patch_namespaced_custom_object_status(
-                names.GROUP, names.VERSION, namespace, plural, name, body, _preload_content=False
+                names.GROUP,
+                names.VERSION,
+                namespace,
+                plural,
+                name,
+                body,
+                _preload_content=False,
+                _request_timeout=TIMEOUT,
             )
         except k8s_exceptions.ApiException as exc:
             if exc.status == 409:
@@ -168,7 +179,13 @@ async def delete_object(*, plural: str, namespace: str, name: str) -> None:
         api = k8s_client.CustomObjectsApi()
         try:
             api.delete_namespaced_custom_object(
-                names.GROUP, names.VERSION, namespace, plural, name, propagation_policy="Background"
+                names.GROUP,
+                names.VERSION,
+                namespace,
+                plural,
+                name,
+                propagation_policy="Background",
+                _request_timeout=TIMEOUT,
             )
         except k8s_exceptions.ApiException as exc:
             if exc.status != 404:
@@ -180,8 +197,8 @@ async def delete_object(*, plural: str, namespace: str, name: str) -> None:
 def _create_or_replace(kind: str, namespace: str, name: str, body: Any) -> None:
     api = _core()
     try:
-        getattr(api, f"create_namespaced_{kind}")(namespace, body)
+        getattr(api, f"create_namespaced_{kind}")(namespace, body, _request_timeout=TIMEOUT)
     except k8s_exceptions.ApiException as exc:
         if exc.status != 409:
             raise
-        getattr(api, f"replace_namespaced_{kind}")(name, namespace, body)
+        getattr(api, f"replace_namespaced_{kind}")(name, namespace, body, _request_timeout=TIMEOUT)
