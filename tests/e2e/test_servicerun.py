@@ -13,6 +13,7 @@ import hashlib
 import json
 import pathlib
 import re
+import signal
 import socket
 import textwrap
 import time
@@ -61,6 +62,11 @@ CATALOG: dict[str, Any] = {
             "id": "eca::slow",
             "label": "Slow",
             "behaviour": {"kind": "value", "value": "late", "latency_ms": 8000},
+        },
+        {
+            "id": "eca::slowish",
+            "label": "Slowish",
+            "behaviour": {"kind": "value", "value": "ok", "latency_ms": 2000},
         },
     ]
 }
@@ -419,16 +425,32 @@ def test_a_connection_that_is_down_leaves_runs_waiting_until_it_recovers(stack: 
     assert stack.executes("eca::string") == before + 3
 
 
-# --- at most once across a crash (last: it restarts the operator) -----------------------------------------
+# --- stops and crashes (last: they restart the operator) ----------------------------------------------------
+
+
+def _wait_for_call(stack: Stack, service: str) -> None:
+    deadline = time.monotonic() + 20
+    while stack.executes(service) == 0:
+        assert time.monotonic() < deadline, f"{service} was never called"
+        time.sleep(0.02)
+
+
+def test_a_graceful_stop_lets_the_call_in_flight_record_its_outcome(stack: Stack) -> None:
+    stack.namespace("rolling")
+    stack.kubectl.apply(_run_yaml("update", "rolling", "eca::slowish"))
+    _wait_for_call(stack, "eca::slowish")
+    assert stack.operator is not None
+    assert stack.operator.stop(signum=signal.SIGTERM) == 0  # as Kubernetes does in a rolling update
+    obj = stack.run("rolling", "update")
+    assert obj is not None
+    assert (obj["status"]["phase"], obj["status"]["result"]) == ("Succeeded", "ok")
+    stack.start_operator()
 
 
 def test_a_run_whose_operator_was_killed_mid_call_ends_unknown_without_a_second_call(stack: Stack) -> None:
     stack.namespace("crash")
     stack.kubectl.apply(_run_yaml("slow", "crash", "eca::slow"))
-    deadline = time.monotonic() + 20
-    while stack.executes("eca::slow") == 0:
-        assert time.monotonic() < deadline, "the slow service was never called"
-        time.sleep(0.02)
+    _wait_for_call(stack, "eca::slow")
     marked = stack.run("crash", "slow")
     assert marked is not None
     assert (marked["status"]["phase"], marked["status"]["startedAttempt"]) == ("Running", 1)

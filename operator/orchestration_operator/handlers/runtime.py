@@ -40,6 +40,9 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     # then re-run handlers on stale bodies (harmless for ServiceRuns thanks to their ledger, but a
     # wasted handler call and write per object, and a repeat for other kinds).
     settings.persistence.consistency_timeout = 20
+    # On SIGTERM (a rolling update) let handlers in flight finish: a ServiceRun whose execute call is
+    # cut short ends Unknown after the restart. kopf's default is 2 s; the chart gives the pod 30 s.
+    settings.queueing.exit_timeout = 25
 
 
 @kopf.on.startup()
