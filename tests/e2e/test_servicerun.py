@@ -33,6 +33,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 G, V = names.GROUP, names.VERSION
+RUNS_PATH = f"/apis/{G}/{V}/namespaces"
 SECRET_VALUE = "s3cr3t-t0ken"
 
 CATALOG: dict[str, Any] = {
@@ -407,6 +408,14 @@ def test_a_connection_that_is_down_leaves_runs_waiting_until_it_recovers(stack: 
             ("Reconciling", "True", "ConnectionNotReady"),
         ]
     assert stack.executes("eca::string") == before
+    # Waiting costs one status write (Pending), then nothing: no retry bookkeeping, no error logs.
+    writes = [
+        r
+        for r in stack.sandbox.request_log()
+        if r.method == "PATCH" and r.path.startswith(f"{RUNS_PATH}/down/serviceruns/")
+    ]
+    assert len(writes) == 3
+    assert "failed temporarily" not in (stack.directory / "operator.log").read_text()
 
     stack.kubectl(
         "patch",
