@@ -80,7 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--baseline",
         type=pathlib.Path,
         metavar="KOPF_FILE",
-        help="run this kopf operator file instead of ours (calibration: a bare kopf handler)",
+        help="run this kopf operator file instead of ours, to calibrate the machine "
+        "(scripts/bench-kopf-baseline.py: kopf alone doing the same writes)",
     )
 
 
