@@ -25,6 +25,7 @@ import pytest
 from orchestration_operator.api import names
 from orchestration_operator.testing import background
 from orchestration_operator.testing.bench import processes
+from orchestration_operator.testing.bench import servicerun as bench
 from orchestration_operator.testing.drupal import threaded
 from orchestration_operator.testing.kube import kubectl as kubectl_module
 from orchestration_operator.testing.kube import server
@@ -69,6 +70,11 @@ CATALOG: dict[str, Any] = {
             "label": "Slowish",
             "behaviour": {"kind": "value", "value": "ok", "latency_ms": 2000},
         },
+        {
+            "id": "eca::brief",
+            "label": "Brief",
+            "behaviour": {"kind": "value", "value": "ok", "latency_ms": 300},
+        },
     ]
 }
 
@@ -86,7 +92,7 @@ class Stack:
             kubeconfig=self.directory / "kubeconfig", log_path=self.directory / "operator.log"
         )
 
-    def namespace(self, name: str, *, url: str | None = None, ready: bool = True) -> None:
+    def namespace(self, name: str, *, url: str | None = None, ready: bool = True, bound: int = 4) -> None:
         """A namespace with the site's credentials and a Connection (Ready, or not)."""
         self.kubectl.apply(
             textwrap.dedent(
@@ -106,6 +112,7 @@ class Stack:
                 spec:
                   url: {url or self.emulator.url}
                   auth: {{basic: {{secretRef: {{name: site-credentials}}}}}}
+                  maxConcurrentRequests: {bound}
                 """
             )
         )
@@ -340,6 +347,16 @@ def test_the_spec_cannot_be_edited(stack: Stack) -> None:
     assert (
         "spec is immutable; create a new ServiceRun or set the drupal-orchestration.io/rerun" in edited.stderr
     )
+
+
+def test_the_connections_bound_on_concurrent_calls_holds_across_runs(stack: Stack) -> None:
+    stack.namespace("bound", bound=2)
+    stack.kubectl.apply("---".join(_run_yaml(f"brief-{i}", "bound", "eca::brief") for i in range(6)))
+    for i in range(6):
+        assert stack.finished("bound", f"brief-{i}")["status"]["phase"] == "Succeeded"
+    calls = stack.emulator.calls("execute", id="eca::brief")
+    assert len(calls) == 6
+    assert bench.peak_concurrency([(c.time, c.time + (c.duration or 0.0)) for c in calls]) == 2
 
 
 # --- rerun, TTL --------------------------------------------------------------------------------------------
