@@ -91,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
     if config.log_level == "error":
         logging.getLogger().setLevel(logging.ERROR)
     if config.log_level != "debug":
-        # httpx logs every request at INFO: a line per service call, and its cost, at a thousand runs.
+        # httpx logs every request at INFO; the client reports failures itself (and requests at DEBUG).
         logging.getLogger("httpx").setLevel(logging.WARNING)
     metrics.serve(config.metrics_port)
     kopf.run(

@@ -1,5 +1,5 @@
 """Every kopf handler of the operator; ``orchestration-operator run`` imports this module."""
 
-from orchestration_operator.handlers import runtime, servicerun, shared
+from orchestration_operator.handlers import connection, loops, runtime, servicerun, shared, webhook
 
-__all__ = ["runtime", "servicerun", "shared"]
+__all__ = ["connection", "loops", "runtime", "servicerun", "shared", "webhook"]

@@ -35,6 +35,16 @@ def _core() -> Any:
         return _api
 
 
+def warm_up() -> None:
+    """Load the credentials and the API classes now (blocking: call it in a thread at startup).
+
+    The ``kubernetes`` package imports ``CoreV1Api`` and its ~250 models lazily, which takes seconds of
+    CPU under the GIL: on first use in a worker thread it would stall the event loop mid-operation.
+    """
+    _core()
+    k8s_client.CustomObjectsApi()
+
+
 def reset() -> None:
     """Forget the loaded credentials (tests that switch API servers)."""
     global _api
