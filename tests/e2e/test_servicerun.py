@@ -326,6 +326,19 @@ def test_config_from_a_secret_reaches_the_service(srun: Stack) -> None:
     assert SECRET_VALUE not in json.dumps(obj)
 
 
+def test_a_run_waits_for_its_secret_and_goes_on_when_it_appears(srun: Stack) -> None:
+    srun.namespace("latesecret")
+    extra = "configFrom:\n- {key: api_token, secretKeyRef: {name: later, key: token}}\n"
+    srun.kubectl.apply(_run_yaml("welcome", "latesecret", "eca::welcome", extra, config='{user_id: "8"}'))
+    obj = srun.wait_run("latesecret", "welcome", lambda o: o.get("status", {}).get("phase") == "Pending")
+    assert _conditions(obj) == [
+        ("Ready", "False", "SecretNotFound"),
+        ("Reconciling", "True", "SecretNotFound"),
+    ]
+    srun.kubectl("create", "secret", "generic", "later", "--from-literal=token=abc", "-n", "latesecret")
+    assert srun.finished("latesecret", "welcome", timeout=20)["status"]["phase"] == "Succeeded"
+
+
 def test_the_spec_cannot_be_edited(srun: Stack) -> None:
     srun.namespace("immutable")
     srun.kubectl.apply(_run_yaml("run", "immutable", "eca::object"))
