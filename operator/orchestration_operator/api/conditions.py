@@ -130,6 +130,15 @@ SERVICE_FAILED: Final = _reason(
 REQUEST_REJECTED: Final = _reason(
     "RequestRejected", "The site rejected the execute request with a 4xx status other than 401 and 403."
 )
+RATE_LIMITED: Final = _reason(
+    "RateLimited",
+    "The site (or a proxy) answered 429: the request was refused before running; retried later.",
+)
+UNKNOWN_CONFIG_KEYS: Final = _reason(
+    "UnknownConfigKeys",
+    "The config has keys the service's catalog entry does not declare; with unknownKeys: Warn the run "
+    "executes anyway (Warning event reason).",
+)
 OUTCOME_UNKNOWN: Final = _reason(
     "OutcomeUnknown",
     "The execute call may or may not have run (timeout, gateway error, or the operator stopped mid-call); "

@@ -171,6 +171,23 @@ async def patch_status(
     return await asyncio.to_thread(patch)
 
 
+async def get_object(*, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+    """One of our resources as the API server has it now, or None when it does not exist."""
+
+    def get() -> dict[str, Any] | None:
+        _core()
+        api = k8s_client.CustomObjectsApi()
+        try:
+            result = api.get_namespaced_custom_object(names.GROUP, names.VERSION, namespace, plural, name)
+        except k8s_exceptions.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return cast(dict[str, Any], result)
+
+    return await asyncio.to_thread(get)
+
+
 async def delete_object(*, plural: str, namespace: str, name: str) -> None:
     """Delete one of our resources (ServiceRun's ttlSecondsAfterFinished); a missing object is fine."""
 

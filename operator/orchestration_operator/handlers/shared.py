@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Mapping
 from typing import Any
 
@@ -77,6 +78,32 @@ def find_connection(
             conditions.CONNECTION_NOT_FOUND,
             f'OrchestrationConnection "{name}" not found in namespace "{namespace}"',
         )
+    conn = _parsed(namespace, name, body)
+    if require_ready:
+        ready = conditions.find(conn.status.conditions, conditions.READY)
+        if ready is None or ready.status != "True":
+            why = f": {ready.reason}: {ready.message}" if ready is not None and ready.reason else ""
+            raise ConnectionUnavailable(
+                conditions.CONNECTION_NOT_READY, f'OrchestrationConnection "{name}" is not Ready{why}'
+            )
+    return conn
+
+
+#: Parsed Connections by (namespace, name, resourceVersion): every run of a burst asks for the same one,
+#: and parsing it (pydantic, with duration and URL checks) costs more than the rest of the lookup.
+_PARSED: collections.OrderedDict[tuple[str, str, str], connection.OrchestrationConnection] = (
+    collections.OrderedDict()
+)
+_PARSED_MAX = 256
+
+
+def _parsed(namespace: str, name: str, body: Mapping[str, Any]) -> connection.OrchestrationConnection:
+    version = str(body["metadata"].get("resourceVersion") or "")
+    key = (namespace, name, version)
+    cached = _PARSED.get(key) if version else None
+    if cached is not None:
+        _PARSED.move_to_end(key)
+        return cached
     try:
         conn = connection.OrchestrationConnection.model_validate(
             {
@@ -89,11 +116,8 @@ def find_connection(
         raise ConnectionUnavailable(
             conditions.CONNECTION_NOT_READY, f'OrchestrationConnection "{name}" has an invalid spec'
         ) from exc
-    if require_ready:
-        ready = conditions.find(conn.status.conditions, conditions.READY)
-        if ready is None or ready.status != "True":
-            why = f": {ready.reason}: {ready.message}" if ready is not None and ready.reason else ""
-            raise ConnectionUnavailable(
-                conditions.CONNECTION_NOT_READY, f'OrchestrationConnection "{name}" is not Ready{why}'
-            )
+    if version:
+        _PARSED[key] = conn
+        while len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
     return conn

