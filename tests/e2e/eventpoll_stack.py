@@ -1,11 +1,11 @@
-"""The stack the EventPoll end-to-end tests run against, shared by one test module at a time.
+"""What the EventPoll end-to-end tests add to the shared stack (``conftest.py``).
 
-- the Kubernetes API sandbox on a background loop, with the project's CRDs applied by the real kubectl;
-- the Drupal emulator (poll items fed through its in-process API), with a basic-auth Connection to it;
 - :class:`Receiver`: a small aiohttp server recording every CloudEvent POSTed to it, per path, and
   answering per path: accept (202), fail (503), or block (hold the request until :meth:`release`);
-- the operator itself, as a process (``python -m orchestration_operator run``), which tests may
-  SIGKILL and start again.
+- :class:`Polls`: EventPolls of one namespace as the tests look at them (status, Ready, Events, the
+  emulator's poll count, ConfigMaps), and the manifests they apply;
+- :class:`OwnStack`: a sandbox, an emulator and an operator of their own, for the tests that kill the
+  operator (the session's operator serves every other module).
 
 Everything polls with deadlines; nothing sleeps for a fixed time.
 """
@@ -13,42 +13,24 @@ Everything polls with deadlines; nothing sleeps for a fixed time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
-import os
 import pathlib
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
-from typing import Any, Literal, TypeVar
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from aiohttp import web
 
-from orchestration_operator.testing import background
+from conftest import GROUP, ROOT, VERSION, condition, eventually
+from orchestration_operator.testing import background, stack
 from orchestration_operator.testing.drupal import threaded
 from orchestration_operator.testing.kube import kubectl as kubectl_module
 from orchestration_operator.testing.kube import process, server
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-GROUP, VERSION = "drupal-orchestration.io", "v1alpha1"
-NAMESPACE = "default"
-CONNECTION = "site"
-
-T = TypeVar("T")
 Mode = Literal["accept", "fail", "block"]
-
-
-def wait_for(what: str, probe: Callable[[], T | None], *, timeout: float = 20.0, interval: float = 0.05) -> T:
-    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {found!r}")
-        time.sleep(interval)
+PLURAL = "eventpolls"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +73,7 @@ class Receiver:
 
     def stop(self) -> None:
         if self._runner is not None:
+            self.release()
             self._loop.call(self._runner.cleanup())
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -135,8 +118,8 @@ class Receiver:
 
         async def release() -> None:
             gate, self._release = self._release, asyncio.Event()
-            assert gate is not None
-            gate.set()
+            if gate is not None:
+                gate.set()
 
         self._loop.call(release())
 
@@ -148,90 +131,73 @@ class Receiver:
         return found
 
 
-class Operator:
-    """``orchestration-operator run`` as a process against the sandbox; ``kill()`` is a SIGKILL."""
+@contextlib.contextmanager
+def running_receiver() -> Iterator[Receiver]:
+    with background.BackgroundLoop(name="cloudevents-receiver") as loop:
+        receiver = Receiver(loop)
+        receiver.start()
+        try:
+            yield receiver
+        finally:
+            receiver.stop()
 
-    def __init__(self, kubeconfig: pathlib.Path, log_dir: pathlib.Path) -> None:
-        self.kubeconfig = kubeconfig
-        self.log_dir = log_dir
-        self.proc: process.KopfProcess | None = None
-        self.starts = 0
 
-    def start(self, sandbox: server.KubeSandbox) -> process.KopfProcess:
-        self.starts += 1
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(ROOT / "operator"), env.get("PYTHONPATH", "")) if p
-        )
-        env["KUBECONFIG"] = str(self.kubeconfig)
-        env["PYTHONUNBUFFERED"] = "1"
-        command = [
-            sys.executable,
-            "-m",
-            "orchestration_operator",
-            "run",
-            "--standalone",
-            "--namespace",
-            NAMESPACE,
-            "--health-port",
-            "0",
-            "--metrics-port",
-            "0",
-        ]
-        self.proc = process.KopfProcess(
-            command, env=env, log_path=self.log_dir / f"operator-{self.starts}.log", cwd=None
-        )
-        # Its startup handlers ran (a killed predecessor's watch may linger in the sandbox for a while,
-        # so the watch count alone does not tell that this process is up).
-        self.proc.wait_for_log(r"Activity 'create_http_client' succeeded", timeout=30)
-        wait_for("a watch on EventPolls", lambda: sandbox.watch_count(resource="eventpolls") > 0, timeout=30)
-        return self.proc
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.popen.kill()
-        self.proc.popen.wait(timeout=10)
-        self.proc.stop()  # closes the log
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.stop()
-
-    def logs(self) -> str:
-        return "".join(
-            path.read_text(errors="replace") for path in sorted(self.log_dir.glob("operator-*.log"))
-        )
+def http_sink(name: str, url: str, **fields: Any) -> dict[str, Any]:
+    """An HTTP sink that gives up on an event after one try (the next cycle tries again)."""
+    retry = {"maxAttempts": 1, "backoff": {"initialInterval": "100ms", "maxInterval": "200ms"}}
+    return {"name": name, "http": {"url": url, "timeout": "5s", "retry": retry, **fields}}
 
 
 @dataclasses.dataclass
-class Stack:
-    sandbox: server.KubeSandbox
-    kubectl: kubectl_module.Kubectl
-    emulator: threaded.ThreadedEmulator
-    receiver: Receiver
-    operator: Operator
+class Polls:
+    """EventPolls of one namespace, as a person (and kubectl) sees them."""
 
-    def eventpoll(self, name: str) -> dict[str, Any]:
-        found = self.sandbox.get_object(GROUP, VERSION, "eventpolls", NAMESPACE, name)
+    sandbox: server.KubeSandbox
+    emulator: threaded.ThreadedEmulator
+    kubectl: kubectl_module.Kubectl
+    namespace: str
+    receiver: Receiver
+
+    def apply(self, name: str, *, poll: str, mode: str = "timestamp", **spec: Any) -> None:
+        """Apply an EventPoll of Connection ``site`` (interval 1 s unless ``spec`` says otherwise)."""
+        manifest = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "EventPoll",
+            "metadata": {"name": name, "namespace": self.namespace},
+            "spec": {"connectionRef": {"name": "site"}, "name": poll, "mode": mode, "interval": "1s", **spec},
+        }
+        self.kubectl.apply(manifest)
+
+    def get(self, name: str) -> dict[str, Any]:
+        found = self.sandbox.get_object(GROUP, VERSION, PLURAL, self.namespace, name)
         assert found is not None, f"eventpoll {name} not found"
         return found
 
     def status(self, name: str) -> dict[str, Any]:
-        status: dict[str, Any] = self.eventpoll(name).get("status") or {}
+        status: dict[str, Any] = self.get(name).get("status") or {}
         return status
 
     def ready(self, name: str) -> tuple[str | None, str | None]:
         """(status, reason) of the Ready condition."""
-        for condition in self.status(name).get("conditions") or []:
-            if condition["type"] == "Ready":
-                return condition["status"], condition["reason"]
-        return None, None
+        found = condition(self.get(name))
+        return found.get("status"), found.get("reason")
 
     def wait_ready(self, name: str, status: str, reason: str, *, timeout: float = 20.0) -> dict[str, Any]:
-        wait_for(
-            f"{name} Ready={status} ({reason})", lambda: self.ready(name) == (status, reason), timeout=timeout
+        eventually(
+            lambda: self.ready(name) == (status, reason),
+            timeout=timeout,
+            what=f"{name} Ready={status} {reason}",
         )
         return self.status(name)
+
+    def wait_status(self, name: str, what: str, **fields: Any) -> dict[str, Any]:
+        """Wait until the status has these field values; return it."""
+
+        def probe() -> dict[str, Any] | None:
+            status = self.status(name)
+            return status if all(status.get(k) == v for k, v in fields.items()) else None
+
+        return eventually(probe, timeout=30, what=what)
 
     def polls(self, poll_name: str) -> int:
         return len(self.emulator.calls("poll", name=poll_name))
@@ -239,125 +205,77 @@ class Stack:
     def events_of(self, name: str) -> list[tuple[str, str]]:
         return [
             (e["type"], e["reason"])
-            for e in self.sandbox.list_objects("", "v1", "events", NAMESPACE)
+            for e in self.sandbox.list_objects("", "v1", "events", self.namespace)
             if e["involvedObject"]["name"] == name and e["involvedObject"]["kind"] == "EventPoll"
         ]
 
     def wait_event(self, name: str, type_: str, reason: str) -> None:
-        wait_for(
-            f"Event {type_} {reason} on {name}", lambda: (type_, reason) in self.events_of(name), timeout=10
+        eventually(
+            lambda: (type_, reason) in self.events_of(name), timeout=10, what=f"Event {reason} on {name}"
         )
 
-    def configmap(self, name: str) -> dict[str, str]:
-        found = self.sandbox.get_object("", "v1", "configmaps", NAMESPACE, name)
-        return dict((found or {}).get("data") or {})
+    def configmap(self, name: str) -> dict[str, Any] | None:
+        return self.sandbox.get_object("", "v1", "configmaps", self.namespace, name)
 
 
-def eventpoll_manifest(name: str, *, poll: str, mode: str = "timestamp", **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "EventPoll",
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {"connectionRef": {"name": CONNECTION}, "name": poll, "mode": mode, "interval": "1s", **spec},
-    }
+class OwnStack:
+    """A sandbox, an emulator (demo users), a receiver and an operator that tests may kill and restart."""
+
+    def __init__(self, state: pathlib.Path, loop: background.BackgroundLoop, receiver: Receiver) -> None:
+        self.state = state
+        self.sandbox = server.KubeSandbox(record_requests=10_000)
+        loop.call(self.sandbox.start())
+        self._loop = loop
+        self.emulator = threaded.ThreadedEmulator.start(loop=loop)
+        self.kubeconfig = self.sandbox.write_kubeconfig(state / "kubeconfig")
+        self.kubectl = kubectl_module.Kubectl(self.kubeconfig, cache_dir=state / "kubectl-cache")
+        self.operator: process.LoggedProcess | None = None
+        self.starts = 0
+        self.polls = Polls(self.sandbox, self.emulator, self.kubectl, "default", receiver)
+
+    def set_up(self) -> None:
+        self.kubectl("apply", "-f", str(ROOT / "crds"))
+        self.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=30s")
+        self.start_operator()
+        self.kubectl.apply(
+            [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": "creds", "namespace": "default"},
+                    "type": "kubernetes.io/basic-auth",
+                    "stringData": {"username": "admin", "password": "admin"},
+                },
+                {
+                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "kind": "OrchestrationConnection",
+                    "metadata": {"name": "site", "namespace": "default"},
+                    "spec": {"url": self.emulator.url, "auth": {"basic": {"secretRef": {"name": "creds"}}}},
+                },
+            ]
+        )
+        self.kubectl("wait", "--for=condition=Ready", "oconn/site", "--timeout=30s")
+
+    def start_operator(self) -> None:
+        self.starts += 1  # a log of its own: an old "started" line must not count for the new process
+        log = self.state / f"operator-{self.starts}.log"
+        self.operator = stack.start_operator(kubeconfig=self.kubeconfig, log_path=log)
+
+    def kill_operator(self) -> None:
+        """SIGKILL: no cleanup at all."""
+        assert self.operator is not None
+        self.operator.popen.kill()
+        self.operator.popen.wait(timeout=10)
+        self.operator.stop()  # closes its log
+
+    def close(self) -> None:
+        if self.operator is not None:
+            self.operator.stop()
+        logs = "".join(p.read_text(errors="replace") for p in sorted(self.state.glob("operator-*.log")))
+        print(f"--- operator logs ---\n{logs[-8000:]}")
+        self.emulator.stop()
+        self._loop.call(self.sandbox.stop())
 
 
-def http_sink(name: str, url: str, **fields: Any) -> dict[str, Any]:
-    retry = {"maxAttempts": 1, "backoff": {"initialInterval": "100ms", "maxInterval": "200ms"}}
-    return {"name": name, "http": {"url": url, "timeout": "5s", "retry": retry, **fields}}
-
-
-def _connection_manifests(url: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "site-credentials", "namespace": NAMESPACE},
-            "type": "kubernetes.io/basic-auth",
-            "stringData": {"username": "admin", "password": "admin"},
-        },
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "OrchestrationConnection",
-            "metadata": {"name": CONNECTION, "namespace": NAMESPACE},
-            "spec": {
-                "url": url,
-                "auth": {"basic": {"secretRef": {"name": "site-credentials"}}},
-                "maxConcurrentRequests": 4,
-            },
-        },
-    ]
-
-
-def _mark_connection_ready(stack: Stack) -> None:
-    """Until the Connection handlers are on main, the test says the Connection is Ready itself (the
-    EventPoll only reads the condition); once they are, their probe of the emulator says the same."""
-    current = (
-        stack.sandbox.get_object(GROUP, VERSION, "orchestrationconnections", NAMESPACE, CONNECTION) or {}
-    )
-    conditions = (current.get("status") or {}).get("conditions") or []
-    if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
-        return
-    ready = {
-        "type": "Ready",
-        "status": "True",
-        "reason": "Connected",
-        "message": "marked Ready by the test",
-        "lastTransitionTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-    stack.kubectl(
-        "patch",
-        "orchestrationconnection",
-        CONNECTION,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps({"status": {"conditions": [ready]}}),
-    )
-
-
-@dataclasses.dataclass
-class Infrastructure:
-    sandbox: server.KubeSandbox
-    kubeconfig: pathlib.Path
-    kubectl: kubectl_module.Kubectl
-    emulator: threaded.ThreadedEmulator
-    receiver: Receiver
-
-
-def infrastructure(tmp: pathlib.Path) -> Iterator[Infrastructure]:
-    """Sandbox (CRDs applied), emulator, receiver and the Connection: everything but the operator."""
-    if kubectl_module.find_binary() is None:
-        import pytest
-
-        pytest.skip("kubectl is not installed (set KUBECTL or put kubectl on PATH)")
-    with background.BackgroundLoop(name="eventpoll-e2e") as loop:
-        sandbox = server.KubeSandbox(record_requests=10_000)
-        loop.call(sandbox.start())
-        emulator = threaded.ThreadedEmulator.start(loop=loop)
-        receiver = Receiver(loop)
-        receiver.start()
-        try:
-            kubeconfig = sandbox.write_kubeconfig(tmp / "kubeconfig")
-            kubectl = kubectl_module.Kubectl(kubeconfig, cache_dir=tmp / "kubectl-cache")
-            kubectl("apply", "-f", str(ROOT / "crds"))
-            kubectl("wait", "--for=condition=established", "--timeout=30s", "-f", str(ROOT / "crds"))
-            kubectl.apply(_connection_manifests(emulator.url))
-            yield Infrastructure(sandbox, kubeconfig, kubectl, emulator, receiver)
-        finally:
-            receiver.release()
-            receiver.stop()
-            emulator.stop()
-            loop.call(sandbox.stop())
-
-
-def stack_with_operator(infra: Infrastructure, log_dir: pathlib.Path) -> Iterator[Stack]:
-    operator = Operator(infra.kubeconfig, log_dir)
-    stack = Stack(infra.sandbox, infra.kubectl, infra.emulator, infra.receiver, operator)
-    operator.start(infra.sandbox)
-    try:
-        _mark_connection_ready(stack)
-        yield stack
-    finally:
-        operator.stop()
-        print(f"--- operator log tail ---\n{operator.logs()[-8000:]}")
+def pretty(obj: Any) -> str:
+    return json.dumps(obj, indent=1, sort_keys=True)

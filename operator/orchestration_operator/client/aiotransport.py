@@ -21,6 +21,7 @@ connections dropped after ``keepalive_expiry``.
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
@@ -30,12 +31,6 @@ import aiohttp
 import httpx
 
 CHUNK: Final = 64 * 1024
-
-
-def _ssl_argument(verify: bool | ssl.SSLContext) -> bool | ssl.SSLContext:
-    if verify is True:
-        return ssl.create_default_context()  # system CAs, SSL_CERT_FILE / SSL_CERT_DIR
-    return verify
 
 
 def _env_proxy(url: httpx.URL) -> str | None:
@@ -119,7 +114,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         keepalive_expiry: float = 4.0,
         timeout: float = 30.0,
     ) -> None:
-        self._ssl = _ssl_argument(verify)
+        self._verify = verify
+        self._ssl: bool | ssl.SSLContext | None = None if verify is True else verify
         self._max_connections = max_connections
         self._keepalive_expiry = keepalive_expiry
         self._timeout = timeout
@@ -128,13 +124,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         # thread on every request.
         self._proxies: dict[tuple[str, str, int | None], str | None] = {}
 
-    def _open(self) -> aiohttp.ClientSession:
+    async def _open(self, scheme: str) -> aiohttp.ClientSession:
+        if self._ssl is None and scheme == "https":
+            # Loading the system's CA certificates takes a good part of 100 ms: not on the event loop,
+            # and not at all for a plain-http site.
+            self._ssl = await asyncio.to_thread(ssl.create_default_context)
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections,
                 limit_per_host=0,
                 keepalive_timeout=self._keepalive_expiry,
-                ssl=self._ssl,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -146,8 +145,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        session = self._open()
         url = request.url
+        session = await self._open(url.scheme)
         origin = (url.scheme, url.host, url.port)
         if origin not in self._proxies:
             self._proxies[origin] = _env_proxy(url)
@@ -159,6 +158,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 data=request.content or None,
                 allow_redirects=False,
                 proxy=self._proxies[origin],
+                ssl=(self._ssl if self._ssl is not None else True) if url.scheme == "https" else True,
                 timeout=_timeout(request.extensions, self._timeout),
             )
         except (TimeoutError, aiohttp.ClientError) as error:

@@ -20,9 +20,10 @@ The cursor is safe because:
   and a finished pass's write is completed before the daemon exits.
 
 The daemon wakes early when the spec (``metadata.generation``) or the reset-cursor annotation changes
-(``eventpoll_event``); label and annotation churn from GitOps tools does not wake it. A Connection
-that is missing or not Ready is looked up again in the ``connections`` index every few seconds (an
-in-memory lookup, no API call).
+(``eventpoll_event``); label and annotation churn from GitOps tools does not wake it. While it waits
+for a Connection that is missing or not Ready it subscribes to the Connection's topic
+(``reconcile.wakeups``, published by the Connection's handlers), and looks again at least every
+interval (an in-memory lookup in the ``connections`` index, no API call).
 """
 
 from __future__ import annotations
@@ -41,20 +42,24 @@ from orchestration_operator import metrics, settings
 from orchestration_operator.api import conditions, durations, names, validation
 from orchestration_operator.api import eventpoll as api
 from orchestration_operator.client import cloudevents
-from orchestration_operator.handlers import kube, runtime, shared
-from orchestration_operator.reconcile import eventpoll, pollpass, sinkconfig, sites
+from orchestration_operator.handlers import kube, loops, shared
+from orchestration_operator.reconcile import eventpoll, pollpass, sinkconfig, sites, spread, wakeups
 
 PLURAL: Final = api.KIND.plural
 KIND: Final = api.KIND.kind
 LOOP_KEY: Final = "eventpoll_loop"
 HTTP_CLIENT_KEY: Final = "eventpoll_http_client"
 SECRET_TTL_KEY: Final = "eventpoll_secret_ttl"
+SPREAD_KEY: Final = "eventpoll_spread"
 
 CANCELLATION_TIMEOUT: Final = 10.0
 """How long kopf waits for a stopped daemon before cancelling it (it exits at once when idle)."""
 WRITE_RETRY_DELAYS: Final = (1.0, 2.0, 5.0, 10.0, 30.0)
 """Seconds before retrying a failed status write (the last one repeats): no poll until it succeeds."""
 BUG_RETRY: Final = 10.0
+SPEC: Final = "spec"
+CONNECTION: Final = "connection"
+"""Wake-up reasons: the spec or reset annotation changed; the awaited Connection changed (its topic)."""
 
 T = TypeVar("T")
 _log = logging.getLogger("orchestration_operator.handlers.eventpoll")
@@ -64,7 +69,7 @@ _log = logging.getLogger("orchestration_operator.handlers.eventpoll")
 class PollLoop:
     """One EventPoll's loop state, kept in kopf's per-object memo (shared with the event hook)."""
 
-    wake: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    waker: wakeups.Waker = dataclasses.field(default_factory=wakeups.Waker)
     seen: tuple[int | None, str | None] | None = None
     """The (generation, reset annotation) the last pass read: a change wakes the loop."""
     hints: tuple[str, ...] = ()
@@ -86,15 +91,16 @@ def triggers(body: Mapping[str, Any]) -> tuple[int | None, str | None]:
 
 
 @kopf.on.startup()
-async def create_http_client(memo: kopf.Memo, **_: Any) -> None:
-    # One pooled client for every HTTP sink of the process (senders differ by URL and headers only).
+async def create_eventpoll_state(memo: kopf.Memo, **_: Any) -> None:
+    # One pooled client for every HTTP sink of the process (senders differ by URL and headers only),
+    # and one Spread placing every EventPoll in the least crowded second of its interval.
     memo[HTTP_CLIENT_KEY] = cloudevents.new_http_client()
+    memo[SPREAD_KEY] = spread.Spread()
     memo[SECRET_TTL_KEY] = settings.from_env().secret_cache_seconds
-    runtime.quiet_successes("eventpoll_event")  # it runs on every watch event, i.e. every status write
 
 
 @kopf.on.cleanup()
-async def close_http_client(memo: kopf.Memo, **_: Any) -> None:
+async def close_eventpoll_state(memo: kopf.Memo, **_: Any) -> None:
     http: cloudevents.HttpClient | None = memo.get(HTTP_CLIENT_KEY)
     if http is not None:
         await http.aclose()
@@ -109,7 +115,7 @@ async def eventpoll_event(
         return
     loop: PollLoop | None = memo.get(LOOP_KEY)
     if loop is not None and loop.seen is not None and triggers(body) != loop.seen:
-        loop.wake.set()
+        loop.waker.wake(reason=SPEC)
 
 
 class StatusWriter:
@@ -139,22 +145,28 @@ class StatusWriter:
         except Exception as exc:  # API server down, timeout, 409/5xx: kept in memory, retried
             self.failures += 1
             _log.warning(
-                "writing the status of EventPoll %s/%s failed (%s: %.200s); retrying before the next poll",
+                "writing the status of EventPoll %s/%s failed (%s); retrying before the next poll",
                 self.namespace,
                 self.name,
-                type(exc).__name__,
-                exc,
+                _why(exc),
             )
             return False
+        del result  # what the server holds now is what was asked: keep our own objects (less memory)
         self.failures = 0
-        status = result.get("status")
-        self.written = (
-            pollpass.model_fields(status) if isinstance(status, Mapping) else {**self.written, **patch}
-        )
+        written = {**self.written, **patch}
+        self.written = {key: value for key, value in written.items() if value is not None}
         return True
 
     def retry_delay(self) -> float:
         return WRITE_RETRY_DELAYS[min(max(self.failures, 1), len(WRITE_RETRY_DELAYS)) - 1]
+
+
+def _why(exc: Exception) -> str:
+    """A short cause: the HTTP status of an API error (its text repeats the whole answer), else the type."""
+    status, reason = getattr(exc, "status", None), getattr(exc, "reason", None)
+    if isinstance(status, int):
+        return f"HTTP {status} {reason or ''}".strip()
+    return type(exc).__name__
 
 
 @kopf.daemon(names.GROUP, names.VERSION, PLURAL, cancellation_timeout=CANCELLATION_TIMEOUT)  # type: ignore[arg-type]
@@ -171,7 +183,6 @@ async def eventpoll_daemon(
     name = body.metadata.name or ""
     uid = body.metadata.uid or ""
     writer = StatusWriter(namespace=namespace, name=name, current=dict(body.status))
-    desired: dict[str, Any] = dict(writer.written)
     builder = loop.builder = sinkconfig.SinkBuilder(
         secrets=memo.kube,
         store=memo.kube,
@@ -179,6 +190,7 @@ async def eventpoll_daemon(
         cache_seconds=memo.get(SECRET_TTL_KEY, sinkconfig.DEFAULT_CACHE_SECONDS),
     )
     registry: sites.SiteRegistry = memo.sites
+    phases: spread.Spread = memo[SPREAD_KEY]
 
     async def connect(connection: str) -> eventpoll.PollSource:
         try:
@@ -193,19 +205,51 @@ async def eventpoll_daemon(
             ) from None
         return site.client
 
+    topics = loops.topics_of(memo)
+    try:
+        await _run(
+            stopped,
+            body,
+            loop,
+            logger,
+            writer=writer,
+            builder=builder,
+            connect=connect,
+            phase=phases.phase,
+            topics=topics,
+        )
+    finally:
+        phases.release(uid)
+        topics.unsubscribe(loop.waker)
+
+
+async def _run(
+    stopped: kopf.DaemonStopped,
+    body: kopf.Body,
+    loop: PollLoop,
+    logger: kopf.Logger,
+    *,
+    writer: StatusWriter,
+    builder: sinkconfig.SinkBuilder,
+    connect: pollpass.Connect,
+    phase: pollpass.Phase,
+    topics: wakeups.Topics,
+) -> None:
+    namespace, name, uid = writer.namespace, writer.name, body.metadata.uid or ""
+    desired: dict[str, Any] = dict(writer.written)
     loop.seen = triggers(body)
-    await _sleep(stopped, loop, body, _first_delay(body, uid, desired))
+    await _sleep(stopped, loop, body, _first_delay(body, uid, desired, phase=phase))
     while not stopped:
         if writer.pending(desired) and not await _write(writer, desired):
             await _sleep(stopped, loop, body, writer.retry_delay())
             continue
         target = _target(body, namespace=namespace, name=name, uid=uid)
         loop.seen = (target.generation, target.reset_annotation)
-        loop.wake.clear()
+        loop.waker.take_reasons()
         try:
             done = await _unless_stopped(
                 stopped,
-                pollpass.run(target, desired, connect=connect, builder=builder, clock=time.time),
+                pollpass.run(target, desired, connect=connect, builder=builder, clock=time.time, phase=phase),
             )
         except Exception:  # a bug: keep the loop (and the cursor in memory) alive, and say so loudly
             logger.exception("EventPoll pass failed unexpectedly; retrying in %.0fs", BUG_RETRY)
@@ -219,7 +263,11 @@ async def eventpoll_daemon(
         except kube.Gone:
             break
         _report(body, done, loop=loop, logger=logger, namespace=namespace, name=name)
-        await _sleep(stopped, loop, body, done.delay if written else writer.retry_delay())
+        awaited = [] if done.waiting_for is None else [wakeups.connection_topic(namespace, done.waiting_for)]
+        topics.subscribe(loop.waker, awaited)
+        delay = done.delay if written else writer.retry_delay()
+        del done  # the batch and its events are not kept while sleeping: memory stays bounded
+        await _sleep(stopped, loop, body, delay)
     # A finished pass whose write failed: one last try, so a clean stop loses no committed cursor.
     if writer.pending(desired):
         with contextlib.suppress(kube.Gone):
@@ -244,7 +292,7 @@ def _target(body: kopf.Body, *, namespace: str, name: str, uid: str) -> pollpass
     )
 
 
-def _first_delay(body: kopf.Body, uid: str, status: Mapping[str, Any]) -> float:
+def _first_delay(body: kopf.Body, uid: str, status: Mapping[str, Any], *, phase: pollpass.Phase) -> float:
     try:
         spec = validation.parse_spec(api.EventPollSpec, dict(body.spec))
     except validation.InvalidSpecError:
@@ -253,7 +301,11 @@ def _first_delay(body: kopf.Body, uid: str, status: Mapping[str, Any]) -> float:
         return 0.0
     target = _target(body, namespace="", name="", uid=uid)
     return pollpass.first_delay(
-        target, pollpass.parse_status(status), interval=durations.seconds(spec.interval), now=time.time()
+        target,
+        pollpass.parse_status(status),
+        interval=durations.seconds(spec.interval),
+        now=time.time(),
+        phase=phase,
     )
 
 
@@ -274,8 +326,9 @@ async def _unless_stopped(stopped: kopf.DaemonStopped, work: Awaitable[T]) -> T 
 
 
 async def _sleep(stopped: kopf.DaemonStopped, loop: PollLoop, body: kopf.Body, delay: float | None) -> None:
-    """Sleep ``delay`` seconds (None: until woken); return early when stopped or when the spec or the
-    reset annotation changed since the last pass (a wake for anything else goes back to sleep)."""
+    """Sleep ``delay`` seconds (None: until woken); return early when stopped, when the spec or the reset
+    annotation changed since the last pass, or when the awaited Connection changed (its topic). A wake
+    for anything else (a write of our own status) goes back to sleep."""
     deadline = None if delay is None else time.monotonic() + max(delay, 0.0)
     while not stopped:
         if triggers(body) != loop.seen:
@@ -283,15 +336,9 @@ async def _sleep(stopped: kopf.DaemonStopped, loop: PollLoop, body: kopf.Body, d
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             return
-        loop.wake.clear()
-        wake = asyncio.ensure_future(loop.wake.wait())
-        stop = asyncio.ensure_future(stopped.wait())
-        try:
-            await asyncio.wait({wake, stop}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (wake, stop):
-                task.cancel()
-            await asyncio.gather(wake, stop, return_exceptions=True)
+        await loops.sleep(stopped, loop.waker, remaining)
+        if CONNECTION in loop.waker.take_reasons():
+            return
 
 
 def _report(
@@ -315,16 +362,11 @@ def _report(
         lag = done.status.get("lagSeconds")
         if outcome.committed and isinstance(lag, int):
             metrics.POLL_LAG.labels(namespace, name).set(lag)
-    found = pollpass.parse_status(done.status).conditions
+    found = {c.get("type"): c.get("status") for c in done.status.get("conditions") or ()}
     for type_ in conditions.TYPES:
-        condition = conditions.find(found, type_)
         default = conditions.UNKNOWN if type_ == conditions.READY else conditions.FALSE
         metrics.set_condition(
-            kind=KIND,
-            namespace=namespace,
-            name=name,
-            type_=type_,
-            status=condition.status if condition is not None else default,
+            kind=KIND, namespace=namespace, name=name, type_=type_, status=found.get(type_) or default
         )
 
 

@@ -75,3 +75,21 @@ async def patch_status(
         ) from error
     except _errors.APINotFoundError as error:
         raise kube.Gone(f"{resource.plural}/{name} not found") from error
+
+
+async def get_object(
+    *,
+    resource: kopf.Resource,
+    namespace: str,
+    name: str,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> dict[str, Any] | None:
+    """The object as the API server has it now, or None when it does not exist."""
+    if not AVAILABLE:  # pragma: no cover
+        return await kube.get_object(plural=resource.plural, namespace=namespace, name=name)
+    url = resource.get_url(namespace=cast(Any, namespace), name=name)
+    try:
+        body = await _api.get(url=url, settings=_posting.settings_var.get(), logger=logger)
+    except _errors.APINotFoundError:
+        return None
+    return cast(dict[str, Any], body)

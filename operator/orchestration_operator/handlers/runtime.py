@@ -23,32 +23,6 @@ import kopf
 from orchestration_operator import settings as settings_module
 
 STATUS_STORAGE_NAME = "kopf"
-QUIET_LIBRARIES = ("httpx", "httpcore")
-"""Libraries that log one INFO line per HTTP request: noise at scale, and a sink URL's path may hold a
-token (webhook URLs often do). Only their warnings are kept."""
-
-
-class _QuietSuccesses(logging.Filter):
-    """Drops kopf's "Handler 'x' succeeded." lines of the named handlers (watch-event hooks run on every
-    watch event, so their success line would be one log line per status write)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno == logging.INFO and record.getMessage() in self.messages)
-
-
-_quiet = _QuietSuccesses()
-
-
-def quiet_successes(*handler_ids: str) -> None:
-    """Stop logging the routine success of these handlers (errors and retries are still logged)."""
-    _quiet.messages.update(f"Handler {handler_id!r} succeeded." for handler_id in handler_ids)
-    objects = logging.getLogger("kopf.objects")
-    if _quiet not in objects.filters:
-        objects.addFilter(_quiet)
 
 
 def configure_kopf(settings: kopf.OperatorSettings) -> None:
@@ -66,8 +40,9 @@ def configure_kopf(settings: kopf.OperatorSettings) -> None:
     # then re-run handlers on stale bodies (harmless for ServiceRuns thanks to their ledger, but a
     # wasted handler call and write per object, and a repeat for other kinds).
     settings.persistence.consistency_timeout = 20
-    for name in QUIET_LIBRARIES:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    # On SIGTERM (a rolling update) let handlers in flight finish: a ServiceRun whose execute call is
+    # cut short ends Unknown after the restart. kopf's default is 2 s; the chart gives the pod 30 s.
+    settings.queueing.exit_timeout = 25
 
 
 @kopf.on.startup()

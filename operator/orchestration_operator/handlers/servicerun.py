@@ -9,8 +9,12 @@ The start marker goes through kopf's own API client (``kopfapi``), not a thread.
 
 - No finalizer: nothing has to happen when a run is deleted (its result ConfigMap or Secret goes by
   owner garbage collection), and a finalizer would cost two more writes per run.
-- Waiting (connection not Ready, Secret missing, a retry's backoff) is a ``kopf.TemporaryError`` with
-  the delay the state machine chose.
+- Waiting (connection not Ready, Secret or ConfigMap missing, catalog unreachable) writes ``Pending``
+  once and parks the run in a ``runstate.WaitingRoom``: no write and no log line while it waits. It is
+  woken after its delay (growing to 30 s) or at once when its Connection turns Ready (an ``on.event``
+  handler on Connections); the wake-up fetches the run and goes through the same state machine, under
+  the same per-run lock as the kopf handler. Another attempt after a backoff (the last one provably
+  did not run) is a ``kopf.TemporaryError``.
 - ``ttlSecondsAfterFinished``: a timer in this process deletes the run when due (also for runs found
   finished at startup, through the resume handler).
 - Events only for what a person should look at (refusals, failures, unknown outcomes, unknown keys);
@@ -22,20 +26,24 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import functools
 import logging
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
 from orchestration_operator import metrics
-from orchestration_operator.api import names, servicerun
+from orchestration_operator.api import conditions, names, servicerun
 from orchestration_operator.handlers import kopfapi, kube, shared
 from orchestration_operator.reconcile import runstate, sites
 from orchestration_operator.reconcile import servicerun as reconcile
 
 PLURAL = servicerun.KIND.plural
 MIN_EXPIRY_DELAY = 1.0
+#: Wake-ups in progress at once (each fetches its run): a connection that recovers may free thousands.
+WAKE_CONCURRENCY = 32
 log = logging.getLogger("orchestration_operator.servicerun")
 
 
@@ -109,23 +117,52 @@ class Expiries:
 
 @dataclasses.dataclass
 class RunMemory:
-    """Process-wide state of the ServiceRun handlers (in ``memo.serviceruns``)."""
+    """Process-wide state of the ServiceRun handlers (in ``memo.serviceruns``).
+
+    ``resource``, ``connections``, ``kube`` and ``sites`` are what the wake-up path needs outside a
+    kopf handler call; the first handler call fills them in.
+    """
 
     ledger: runstate.Ledger = dataclasses.field(default_factory=runstate.Ledger)
     gates: runstate.Gates = dataclasses.field(default_factory=runstate.Gates)
     expiries: Expiries = dataclasses.field(default_factory=Expiries)
+    room: runstate.WaitingRoom | None = None
+    locks: weakref.WeakValueDictionary[str, asyncio.Lock] = dataclasses.field(
+        default_factory=weakref.WeakValueDictionary
+    )
+    resource: kopf.Resource | None = None
+    connections: kopf.Index[tuple[str, str], Any] | None = None
+    kube: Any = None
+    sites: sites.SiteRegistry | None = None
+    wakes: asyncio.Semaphore = dataclasses.field(default_factory=lambda: asyncio.Semaphore(WAKE_CONCURRENCY))
+    tasks: set[asyncio.Task[None]] = dataclasses.field(default_factory=set)
+
+    def lock(self, uid: str) -> asyncio.Lock:
+        """One lock per run: a kopf handler call and a wake-up never work on the same run at once."""
+        lock = self.locks.get(uid)
+        if lock is None:
+            lock = self.locks[uid] = asyncio.Lock()
+        return lock
+
+    @property
+    def waiting(self) -> runstate.WaitingRoom:
+        assert self.room is not None  # created at startup
+        return self.room
 
 
 @kopf.on.startup()
 async def create_run_memory(memo: kopf.Memo, **_: Any) -> None:
-    memo.serviceruns = RunMemory()
+    runs = RunMemory()
+    runs.room = runstate.WaitingRoom(wake=functools.partial(_wake, runs))
+    memo.serviceruns = runs
 
 
 @kopf.on.cleanup()
-async def stop_expiries(memo: kopf.Memo, **_: Any) -> None:
+async def stop_timers(memo: kopf.Memo, **_: Any) -> None:
     runs: RunMemory | None = getattr(memo, "serviceruns", None)
     if runs is not None:
         runs.expiries.cancel_all()
+        runs.waiting.clear()
 
 
 @kopf.on.resume(names.GROUP, names.VERSION, PLURAL, backoff=5)
@@ -135,17 +172,54 @@ async def servicerun_handler(
     body: kopf.Body,
     patch: kopf.Patch,
     resource: kopf.Resource,
-    retry: int,
     logger: logging.Logger | logging.LoggerAdapter[Any],
     memo: kopf.Memo,
     connections: kopf.Index[tuple[str, str], Any],
     **_: Any,
 ) -> None:
-    metadata = body.metadata
-    namespace = metadata.namespace or "default"
-    name = metadata.name or ""
     runs: RunMemory = memo.serviceruns
-    registry: sites.SiteRegistry = memo.sites
+    runs.resource, runs.connections, runs.kube, runs.sites = resource, connections, memo.kube, memo.sites
+    uid = body.metadata.uid or ""
+    async with runs.lock(uid):
+        runs.waiting.leave(uid)  # a newer version of the run: decide afresh
+        step = await _reconcile(runs, body, logger=logger)
+    if step.status:
+        patch.status.update(step.status)
+    _after(runs, body, step)
+    if step.retry_after is not None and not step.waiting:
+        # Another attempt after a backoff (the last one provably did not run): kopf's retry.
+        raise kopf.TemporaryError(step.retry_message, delay=step.retry_after)
+
+
+@kopf.on.event(names.GROUP, names.VERSION, shared.CONNECTIONS)  # type: ignore[arg-type]
+async def wake_runs_of_a_ready_connection(
+    event: kopf.RawEvent, body: kopf.Body, namespace: str, name: str, memo: kopf.Memo, **_: Any
+) -> None:
+    """A Connection changed and is Ready: runs waiting for it try again now, not after their delay."""
+    runs: RunMemory | None = getattr(memo, "serviceruns", None)
+    if runs is None or event.get("type") == "DELETED":
+        return
+    ready = any(
+        c.get("type") == conditions.READY and c.get("status") == conditions.TRUE
+        for c in body.status.get("conditions") or []
+    )
+    if ready:
+        runs.waiting.connection_changed(namespace, name)
+
+
+async def _reconcile(
+    runs: RunMemory, body: Mapping[str, Any], *, logger: logging.Logger | logging.LoggerAdapter[Any]
+) -> reconcile.Step:
+    """One pass of the state machine over ``body`` (from kopf, or fetched by a wake-up)."""
+    metadata = body["metadata"]
+    namespace = metadata.get("namespace") or "default"
+    name = metadata.get("name") or ""
+    uid = metadata.get("uid") or ""
+    registry = runs.sites
+    connections = runs.connections
+    assert registry is not None
+    assert connections is not None
+    assert runs.resource is not None
 
     async def site(connection_name: str) -> reconcile.Site:
         try:
@@ -161,34 +235,81 @@ async def servicerun_handler(
     run = reconcile.Run(
         namespace=namespace,
         name=name,
-        uid=metadata.uid or "",
+        uid=uid,
         generation=metadata.get("generation"),
         resource_version=metadata.get("resourceVersion"),
-        spec=dict(body.spec),
-        status=dict(body.status),
-        annotations=dict(metadata.annotations),
-        retry=retry,
+        spec=dict(body.get("spec") or {}),
+        status=dict(body.get("status") or {}),
+        annotations=dict(metadata.get("annotations") or {}),
+        retry=runs.waiting.rounds(uid),
     )
     deps = reconcile.Deps(
         site=site,
-        sources=memo.kube,
-        owned=memo.kube,
-        writer=StartMarker(resource=resource, namespace=namespace, name=name, logger=logger),
+        sources=runs.kube,
+        owned=runs.kube,
+        writer=StartMarker(resource=runs.resource, namespace=namespace, name=name, logger=logger),
         ledger=runs.ledger,
         gates=runs.gates,
     )
-    step = await reconcile.reconcile(run, deps)
+    return await reconcile.reconcile(run, deps)
 
-    if step.status:
-        patch.status.update(step.status)
+
+def _after(runs: RunMemory, body: Mapping[str, Any], step: reconcile.Step) -> None:
+    """Events, metrics, the TTL timer, and parking a waiting run: everything but the status write."""
+    metadata = body["metadata"]
+    namespace = metadata.get("namespace") or "default"
+    name = metadata.get("name") or ""
+    uid = metadata.get("uid") or ""
     for event in step.events:
-        kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+        kopf.event(body, type=event.type, reason=event.reason, message=event.message)  # type: ignore[arg-type]
     if step.outcome is not None:
         outcome = step.outcome
         metrics.SERVICE_RUNS.labels(namespace, outcome.phase.value, outcome.reason).inc()
         if outcome.seconds is not None:
             metrics.SERVICE_RUN_DURATION.labels(outcome.phase.value).observe(outcome.seconds)
     if step.expires_at is not None:
-        runs.expiries.schedule(uid=run.uid, namespace=namespace, name=name, at=step.expires_at)
-    if step.retry_after is not None:
-        raise kopf.TemporaryError(step.retry_message, delay=step.retry_after)
+        runs.expiries.schedule(uid=uid, namespace=namespace, name=name, at=step.expires_at)
+    if step.waiting and step.retry_after is not None:
+        parked = runstate.Parked(uid=uid, namespace=namespace, name=name)
+        runs.waiting.park(parked, delay=step.retry_after, connection=step.connection)
+    elif not step.waiting:
+        runs.waiting.leave(uid)
+
+
+def _wake(runs: RunMemory, parked: runstate.Parked) -> None:
+    task = asyncio.ensure_future(_wake_up(runs, parked))
+    runs.tasks.add(task)
+    task.add_done_callback(runs.tasks.discard)
+
+
+async def _wake_up(runs: RunMemory, parked: runstate.Parked) -> None:
+    """Reconcile a waiting run outside kopf: fetch it, run the state machine, write its status."""
+    resource = runs.resource
+    assert resource is not None
+    try:
+        async with runs.wakes, runs.lock(parked.uid):
+            if parked.uid in runs.waiting:  # a kopf handler call parked it again meanwhile
+                return
+            body = await kopfapi.get_object(
+                resource=resource, namespace=parked.namespace, name=parked.name, logger=log
+            )
+            if body is None or body["metadata"].get("uid") != parked.uid:
+                runs.waiting.leave(parked.uid)  # deleted (or replaced by a namesake)
+                return
+            step = await _reconcile(runs, body, logger=log)
+            if step.status:
+                await kopfapi.patch_status(
+                    resource=resource,
+                    namespace=parked.namespace,
+                    name=parked.name,
+                    status=step.status,
+                    resource_version=None,
+                    logger=log,
+                )
+            if step.retry_after is not None and not step.waiting:
+                # A retry after a backoff, outside kopf: the room is the timer.
+                step = dataclasses.replace(step, waiting=True, connection=None)
+            _after(runs, body, step)
+    except Exception:
+        log.exception("waking the ServiceRun %s/%s failed; trying again later", parked.namespace, parked.name)
+        runs.waiting.park(parked, delay=reconcile.WAIT_MAX)

@@ -6,7 +6,8 @@ pass returns; this module decides, in order (the first that applies wins):
 1. the spec does not parse: ``Stalled`` ``InvalidSpec``, wait for a change of spec;
 2. ``spec.suspend``: ``Ready`` ``Suspended``, no poll, wait for a change of spec;
 3. the Connection is missing or not Ready (``connect`` raises :class:`Unavailable`): ``Reconciling``
-   with its reason, look again after :data:`CONNECTION_RECHECK` seconds at most;
+   with its reason; the loop waits for the Connection to change (:attr:`Pass.waiting_for`), looking
+   again after the interval (:data:`CONNECTION_RECHECK` at most);
 4. the starting state (``eventpoll.starting_state``: the persisted cursor, or a reset asked by the
    annotation) cannot be made: ``Stalled`` ``InvalidSpec``, wait for a change;
 5. a sink cannot be built (``sinkconfig``): ``Stalled`` ``InvalidSpec`` / ``SecretNotFound``, or
@@ -33,8 +34,9 @@ from orchestration_operator.api import conditions, durations, validation
 from orchestration_operator.api import eventpoll as api
 from orchestration_operator.reconcile import cursor, eventpoll, sinkconfig
 
-CONNECTION_RECHECK: Final = 5.0
-"""Most seconds between two looks at a Connection that is missing or not Ready."""
+CONNECTION_RECHECK: Final = 60.0
+"""Most seconds between two looks at a Connection that is missing or not Ready (the Connection's topic
+wakes the loop as soon as it changes; this is the fallback)."""
 EVENT_MESSAGE_LENGTH: Final = 1024
 
 EventType = Literal["Normal", "Warning"]
@@ -51,6 +53,14 @@ class Unavailable(Exception):
 
 Connect = Callable[[str], Awaitable[eventpoll.PollSource]]
 """The poll source (the site's shared client) of the named Connection, or :class:`Unavailable`."""
+Phase = Callable[[str, float], float]
+"""An EventPoll's phase in its interval from its uid and interval (``spread.Spread.phase`` fills the
+interval evenly; :func:`hashed_phase` is the uid's hash alone)."""
+
+
+def hashed_phase(uid: str, interval: float) -> float:
+    del interval
+    return eventpoll.phase(uid)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +98,8 @@ class Pass:
     events: tuple[Event, ...] = ()
     interval: float | None = None
     """The spec's interval in seconds (when the spec parsed)."""
+    waiting_for: str | None = None
+    """The Connection this pass waited for (missing or not Ready): wake the loop when it changes."""
 
 
 def parse_status(raw: Mapping[str, Any] | None) -> api.EventPollStatus:
@@ -127,13 +139,20 @@ def status_diff(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[
     }
 
 
-def first_delay(target: Target, status: api.EventPollStatus, *, interval: float, now: float) -> float:
+def first_delay(
+    target: Target,
+    status: api.EventPollStatus,
+    *,
+    interval: float,
+    now: float,
+    phase: Phase = hashed_phase,
+) -> float:
     """Seconds before a daemon's first pass: none for an EventPoll whose current spec was never handled
     (new, or changed while the operator was away), else its next slot (so that a restarted operator
     does not poll every EventPoll at once)."""
     if status.observed_generation is None or status.observed_generation != target.generation:
         return 0.0
-    return eventpoll.next_delay(target.uid, interval, now)
+    return eventpoll.delay_to_phase(phase(target.uid, interval), interval, now)
 
 
 async def run(
@@ -145,6 +164,7 @@ async def run(
     clock: eventpoll.Clock,
     config: cursor.CursorConfig = cursor.DEFAULT_CONFIG,
     rng: Callable[[], float] = random.random,
+    phase: Phase = hashed_phase,
 ) -> Pass:
     """One pass (see the module doc). Failures of the site and of sinks are outcomes, not exceptions."""
     current = model_fields(raw_status)
@@ -153,7 +173,9 @@ async def run(
     now = _moment(clock())
     interval: float | None = None
 
-    def settle(verdict: eventpoll.Verdict, delay: float | None, **fields: Any) -> Pass:
+    def settle(
+        verdict: eventpoll.Verdict, delay: float | None, *, waiting_for: str | None = None, **fields: Any
+    ) -> Pass:
         new = {
             **current,
             **fields,
@@ -169,6 +191,7 @@ async def run(
             delay=delay,
             events=transition_events(previous.conditions, verdict),
             interval=interval,
+            waiting_for=waiting_for,
         )
 
     try:
@@ -184,7 +207,8 @@ async def run(
         source = await connect(spec.connection_ref.name)
     except Unavailable as error:
         recheck = min(interval, CONNECTION_RECHECK)
-        return settle(eventpoll.waiting_for_connection(error.reason, error.message), recheck)
+        verdict = eventpoll.waiting_for_connection(error.reason, error.message)
+        return settle(verdict, recheck, waiting_for=spec.connection_ref.name)
 
     try:
         start = eventpoll.starting_state(
@@ -222,7 +246,7 @@ async def run(
             patch["consecutiveFailures"], interval=interval, retry_after=outcome.retry_after, rng=rng
         )
     else:
-        delay = eventpoll.next_delay(target.uid, interval, clock())
+        delay = eventpoll.delay_to_phase(phase(target.uid, interval), interval, clock())
     events = list(transition_events(previous.conditions, outcome.verdict))
     if start.reset is not None and outcome.committed:
         events.append(

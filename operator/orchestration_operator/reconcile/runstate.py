@@ -7,6 +7,8 @@
   such a body, showing a started call without an outcome, would end a succeeded run ``Unknown``. With
   it, the handler re-applies the outcome it already knows. Entries expire after a few minutes; a
   restarted process has none, which is exactly when "started without an outcome" means "unknown".
+* :class:`WaitingRoom`: runs waiting for their connection, a Secret or a retry, woken by a timer or at
+  once when their connection changes; waiting costs no write and no log line.
 * :class:`Gates`: per site, how many runs may hold a start marker without an outcome at once. The site's
   client bounds requests in flight (``maxConcurrentRequests``); a run records its start marker just
   before it queues for one of those slots. Without a gate a burst of 1,000 runs would all be marked
@@ -109,3 +111,86 @@ class Gates:
 
     def forget(self, key: Hashable) -> None:
         self._gates.pop(key, None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Parked:
+    """A run waiting for something outside itself."""
+
+    uid: str
+    namespace: str
+    name: str
+
+
+class WaitingRoom:
+    """Runs that wait (for their connection, a Secret, the catalog, a retry's backoff), held in memory.
+
+    A waiting run costs no Kubernetes write and no log line: it is woken after its delay, or at once
+    when the connection it waits for changes (:meth:`connection_changed`). ``wake`` is called on the
+    event loop with the parked run, which has left the room by then (waiting again parks it anew).
+    """
+
+    def __init__(self, wake: Callable[[Parked], None]) -> None:
+        self._wake = wake
+        self._timers: dict[str, tuple[Parked, asyncio.TimerHandle, tuple[str, str] | None]] = {}
+        self._by_connection: dict[tuple[str, str], set[str]] = {}
+        self._rounds: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._timers)
+
+    def __contains__(self, uid: object) -> bool:
+        return uid in self._timers
+
+    def rounds(self, uid: str) -> int:
+        """How many times in a row the run was parked (the waiting backoff grows with it)."""
+        return self._rounds.get(uid, 0)
+
+    def park(self, run: Parked, *, delay: float, connection: str | None = None) -> None:
+        """Wake ``run`` after ``delay`` seconds, or when its ``connection`` (same namespace) changes."""
+        self._remove(run.uid)
+        key = None if connection is None else (run.namespace, connection)
+        timer = asyncio.get_running_loop().call_later(delay, self._fire, run.uid)
+        self._timers[run.uid] = (run, timer, key)
+        self._rounds[run.uid] = self._rounds.get(run.uid, 0) + 1
+        if key is not None:
+            self._by_connection.setdefault(key, set()).add(run.uid)
+
+    def leave(self, uid: str) -> None:
+        """The run does not wait anymore (it proceeded, finished, or is gone)."""
+        self._remove(uid)
+        self._rounds.pop(uid, None)
+
+    def connection_changed(self, namespace: str, name: str) -> int:
+        """Wake every run waiting for this connection now; returns how many."""
+        uids = list(self._by_connection.get((namespace, name), ()))
+        for uid in uids:
+            self._fire(uid)
+        return len(uids)
+
+    def clear(self) -> None:
+        for _, timer, _ in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._by_connection.clear()
+        self._rounds.clear()
+
+    def _fire(self, uid: str) -> None:
+        entry = self._timers.get(uid)
+        if entry is None:
+            return
+        self._remove(uid)
+        self._wake(entry[0])
+
+    def _remove(self, uid: str) -> None:
+        entry = self._timers.pop(uid, None)
+        if entry is None:
+            return
+        _, timer, key = entry
+        timer.cancel()
+        if key is not None:
+            waiting = self._by_connection.get(key)
+            if waiting is not None:
+                waiting.discard(uid)
+                if not waiting:
+                    del self._by_connection[key]

@@ -53,7 +53,7 @@ from orchestration_operator.reconcile import (
 MISSING_SERVICE_REFRESH: Final = 30.0
 #: Waiting for a connection, a Secret or the catalog: first delay, doubling up to the cap.
 WAIT_INITIAL: Final = 2.0
-WAIT_MAX: Final = 10.0
+WAIT_MAX: Final = 30.0
 #: The run changed between the handler's read and the start marker: handle its newer version soon.
 CONFLICT_DELAY: Final = 1.0
 
@@ -190,6 +190,10 @@ class Step:
     status: dict[str, Any] = dataclasses.field(default_factory=dict)  # merge patch of .status
     retry_after: float | None = None  # come back after this many seconds
     retry_message: str = ""
+    #: Waiting for something outside the run (its connection, a Secret, the catalog): come back after
+    #: ``retry_after`` or as soon as the connection named here changes. Nothing is in flight.
+    waiting: bool = False
+    connection: str | None = None
     events: tuple[Event, ...] = ()
     outcome: Outcome | None = None  # set by the step that ends an execution
     #: When a finished run is due for deletion (``ttlSecondsAfterFinished``), if it has a TTL.
@@ -311,14 +315,15 @@ async def _proceed(
     ctx: _Context, spec: servicerun.ServiceRunSpec, *, attempts: int, events: list[Event]
 ) -> Step:
     run, deps = ctx.run, ctx.deps
+    connection = spec.connection_ref.name
     try:
-        site = await deps.site(spec.connection_ref.name)
+        site = await deps.site(connection)
     except Unavailable as unavailable:
-        return _waiting(ctx, unavailable.reason, unavailable.message, attempts=attempts, events=events)
+        return _waiting(ctx, unavailable.reason, unavailable.message, connection, attempts, events)
     try:
         config = await runconfig.resolve(spec, namespace=run.namespace, sources=deps.sources)
     except runconfig.SourceMissing as missing:
-        return _waiting(ctx, missing.reason, missing.message, attempts=attempts, events=events)
+        return _waiting(ctx, missing.reason, missing.message, connection, attempts, events)
     except runconfig.SourceInvalid as invalid:
         return _refused(ctx, invalid.reason, invalid.message, events=events)
     try:
@@ -331,7 +336,7 @@ async def _proceed(
         message = (
             f"the service catalog could not be fetched ({error.reason}): {runoutcomes.shorten(error.message)}"
         )
-        return _waiting(ctx, conditions.CONNECTION_NOT_READY, message, attempts=attempts, events=events)
+        return _waiting(ctx, conditions.CONNECTION_NOT_READY, message, connection, attempts, events)
     if service is None:
         message = runvalidation.missing_service(
             spec.service_id, catalog.services, connection=spec.connection_ref.name
@@ -611,8 +616,13 @@ def _found_in_flight(ctx: _Context, spec: servicerun.ServiceRunSpec | None) -> S
     )
 
 
-def _waiting(ctx: _Context, reason: str, message: str, *, attempts: int, events: list[Event]) -> Step:
-    """Nothing can be called now; come back later. No call is in flight."""
+def _waiting(
+    ctx: _Context, reason: str, message: str, connection: str, attempts: int, events: list[Event]
+) -> Step:
+    """Nothing can be called now; come back later (or when the connection changes). Nothing in flight.
+
+    Waiting again for the same reason writes nothing.
+    """
     phase = servicerun.Phase.PENDING if attempts == 0 else servicerun.Phase.RUNNING
     delay = min(WAIT_MAX, WAIT_INITIAL * 2.0 ** min(ctx.run.retry, 8))
     delay *= 0.8 + 0.4 * ctx.deps.random()
@@ -632,6 +642,8 @@ def _waiting(ctx: _Context, reason: str, message: str, *, attempts: int, events:
         retry_after=delay,
         retry_message=f"waiting ({reason})",
         events=tuple(events),
+        waiting=True,
+        connection=connection,
     )
 
 
@@ -700,6 +712,6 @@ def _backoff(
 
 
 def _unchanged_dropped(status: servicerun.ServiceRunStatus, fields: dict[str, Any]) -> dict[str, Any]:
-    """Leave out fields that already hold these values, so waiting again writes little."""
+    """Leave out fields that already hold these values, so that waiting again writes nothing."""
     current = status.to_dict()
-    return {key: value for key, value in fields.items() if current.get(key) != value or key == "conditions"}
+    return {key: value for key, value in fields.items() if current.get(key) != value}

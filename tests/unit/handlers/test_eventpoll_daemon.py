@@ -18,6 +18,7 @@ from kopf._cogs.aiokits import aioenums  # the stop flag kopf hands to daemons; 
 from orchestration_operator import client
 from orchestration_operator.handlers import eventpoll as handler
 from orchestration_operator.handlers import kube
+from orchestration_operator.reconcile import spread, wakeups
 from orchestration_operator.testing.drupal import poll_rules
 
 NAMESPACE = "shop"
@@ -199,6 +200,8 @@ async def harness(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Callable[...
         memo.kube = Kube()
         memo.sites = Registry(source)
         memo[handler.HTTP_CLIENT_KEY] = None  # only ConfigMap sinks here
+        memo[handler.SPREAD_KEY] = spread.Spread()
+        memo["topics"] = wakeups.Topics()
         posted: list[tuple[str, str]] = []
         monkeypatch.setattr(kube, "patch_status", api.patch_status)
         monkeypatch.setattr(
@@ -300,7 +303,7 @@ async def test_a_restarted_daemon_waits_for_its_slot_unless_woken(
     h = harness(status={"cursor": {"timestamp": 100}, "edgeKeys": ["100:*"], "observedGeneration": 1})
     slots: list[float] = []
 
-    def first_delay(target: Any, status: Any, *, interval: float, now: float) -> float:
+    def first_delay(target: Any, status: Any, *, interval: float, now: float, phase: Any) -> float:
         slots.append(interval)
         return 60.0
 
@@ -313,8 +316,11 @@ async def test_a_restarted_daemon_waits_for_its_slot_unless_woken(
     assert h.source.requests == [100]  # the reset's poll only: the slot was not reached
 
 
-async def test_a_connection_that_is_not_ready_is_looked_up_again(harness: Callable[..., Harness]) -> None:
-    h = harness(interval="1s")
+@pytest.mark.parametrize("publish", [True, False], ids=["woken by the Connection's topic", "interval"])
+async def test_a_connection_that_is_not_ready_is_looked_up_again(
+    harness: Callable[..., Harness], publish: bool
+) -> None:
+    h = harness(interval="1s" if not publish else "30s")
     not_ready = copy.deepcopy(CONNECTION)
     not_ready["status"]["conditions"][0].update(status="False", reason="Unauthorized", message="401")
     index = {(NAMESPACE, "site"): [not_ready]}
@@ -329,7 +335,12 @@ async def test_a_connection_that_is_not_ready_is_looked_up_again(harness: Callab
     )
     await until(lambda: ready_reason(h.api.status) == "ConnectionNotReady")
     assert h.source.requests == []
+    topics: wakeups.Topics = h.memo["topics"]
+    await until(lambda: topics.subscribers(wakeups.connection_topic(NAMESPACE, "site")) == 1)
     patches = len(h.api.patches)
     index[(NAMESPACE, "site")] = [CONNECTION]
+    if publish:  # what the Connection's event hook does when its readiness changes
+        topics.publish(wakeups.connection_topic(NAMESPACE, "site"), reason="connection")
     await until(lambda: ready_reason(h.api.status) == "Polling", timeout=3)
     assert len(h.api.patches) == patches + 1  # waiting wrote once, not once per look
+    assert topics.subscribers(wakeups.connection_topic(NAMESPACE, "site")) == 0  # not waiting any more

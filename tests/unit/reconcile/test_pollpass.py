@@ -193,11 +193,11 @@ REFUSING = sinks.SinkError(
                     ("Reconciling", "True", "ConnectionNotFound"),
                 ],
                 "message": 'OrchestrationConnection "site" not found in namespace "shop"',
-                "delay": 5.0,
+                "delay": 30.0,
                 "events": [],
                 "polls": 0,
             },
-            id="connection missing: look again soon",
+            id="connection missing: its topic wakes the loop, else look again after the interval",
         ),
         pytest.param(
             target(interval="2s"),
@@ -214,7 +214,7 @@ REFUSING = sinks.SinkError(
                 "events": [],
                 "polls": 0,
             },
-            id="connection missing, short interval: look again after the interval",
+            id="connection missing, short interval",
         ),
         pytest.param(
             target(reset="yesterday"),
@@ -460,6 +460,7 @@ async def test_pass(
         if key in expect:
             assert done.status.get(key) == expect[key], key
     assert builder.forgotten == expect.get("forgotten", 0)
+    assert done.waiting_for == ("site" if source is None else None)
 
 
 def test_the_slot_in_the_table_is_the_uid_phase() -> None:

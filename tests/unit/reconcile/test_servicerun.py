@@ -501,7 +501,7 @@ async def test_an_unusable_config_source_fails_the_run(data: bytes, value_format
 
 @pytest.mark.parametrize(
     ("retry", "delay"),
-    [(0, 2.0), (1, 4.0), (2, 8.0), (3, 10.0), (50, 10.0)],
+    [(0, 2.0), (1, 4.0), (2, 8.0), (3, 16.0), (4, 30.0), (50, 30.0)],
 )
 async def test_a_connection_that_is_down_leaves_the_run_pending(retry: int, delay: float) -> None:
     unavailable = reconcile.Unavailable(
@@ -527,6 +527,17 @@ async def test_a_connection_that_is_down_leaves_the_run_pending(retry: int, dela
     )
     assert step.retry_after == delay
     assert step.retry_message == "waiting (ConnectionNotReady)"
+    assert (step.waiting, step.connection) == (True, "site")
+
+
+async def test_waiting_again_for_the_same_reason_writes_nothing() -> None:
+    unavailable = reconcile.Unavailable("ConnectionNotReady", 'OrchestrationConnection "site" is not Ready')
+    world = World(runfakes.FakeExecutor(result("never")), unavailable=unavailable)
+    first = await reconcile.reconcile(make_run(), world.deps())
+    later = make_run(status={**first.status}, kopf_retry=1)
+    again = await reconcile.reconcile(later, world.deps())
+    assert again.status == {}
+    assert (again.waiting, again.retry_after) == (True, 4.0)
 
 
 async def test_a_catalog_that_cannot_be_fetched_leaves_the_run_pending() -> None:

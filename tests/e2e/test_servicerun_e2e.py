@@ -13,6 +13,7 @@ import hashlib
 import json
 import pathlib
 import re
+import signal
 import socket
 import textwrap
 import time
@@ -24,6 +25,7 @@ import pytest
 from orchestration_operator.api import names
 from orchestration_operator.testing import background
 from orchestration_operator.testing.bench import processes
+from orchestration_operator.testing.bench import servicerun as bench
 from orchestration_operator.testing.drupal import threaded
 from orchestration_operator.testing.kube import kubectl as kubectl_module
 from orchestration_operator.testing.kube import server
@@ -32,6 +34,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 G, V = names.GROUP, names.VERSION
+RUNS_PATH = f"/apis/{G}/{V}/namespaces"
 SECRET_VALUE = "s3cr3t-t0ken"
 
 CATALOG: dict[str, Any] = {
@@ -62,6 +65,16 @@ CATALOG: dict[str, Any] = {
             "label": "Slow",
             "behaviour": {"kind": "value", "value": "late", "latency_ms": 8000},
         },
+        {
+            "id": "eca::slowish",
+            "label": "Slowish",
+            "behaviour": {"kind": "value", "value": "ok", "latency_ms": 2000},
+        },
+        {
+            "id": "eca::brief",
+            "label": "Brief",
+            "behaviour": {"kind": "value", "value": "ok", "latency_ms": 300},
+        },
     ]
 }
 
@@ -79,7 +92,7 @@ class Stack:
             kubeconfig=self.directory / "kubeconfig", log_path=self.directory / "operator.log"
         )
 
-    def namespace(self, name: str, *, url: str | None = None, ready: bool = True) -> None:
+    def namespace(self, name: str, *, url: str | None = None, ready: bool = True, bound: int = 4) -> None:
         """A namespace with the site's credentials and a Connection (Ready, or not)."""
         self.kubectl.apply(
             textwrap.dedent(
@@ -99,6 +112,7 @@ class Stack:
                 spec:
                   url: {url or self.emulator.url}
                   auth: {{basic: {{secretRef: {{name: site-credentials}}}}}}
+                  maxConcurrentRequests: {bound}
                 """
             )
         )
@@ -149,7 +163,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def srun(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if kubectl_module.find_binary() is None:
         pytest.skip("kubectl is not installed")
     directory = tmp_path_factory.mktemp("servicerun-e2e")
@@ -194,8 +208,8 @@ def _run_yaml(name: str, namespace: str, service: str, extra: str = "", config: 
 # --- success ----------------------------------------------------------------------------------------------
 
 
-def test_each_result_shape_succeeds_and_kubectl_wait_returns(stack: Stack) -> None:
-    stack.namespace("shapes")
+def test_each_result_shape_succeeds_and_kubectl_wait_returns(srun: Stack) -> None:
+    srun.namespace("shapes")
     runs = {
         "object": ("eca::object", ""),
         "list": ("eca::list", ""),
@@ -204,50 +218,50 @@ def test_each_result_shape_succeeds_and_kubectl_wait_returns(stack: Stack) -> No
         "report": ("eca::report", ""),
         "token": ("eca::token", "result: {sensitive: true}\n"),
     }
-    stack.kubectl.apply("---".join(_run_yaml(n, "shapes", s, extra) for n, (s, extra) in runs.items()))
-    waited = stack.kubectl("wait", "--for=condition=Ready", "srun", "--all", "-n", "shapes", "--timeout=30s")
+    srun.kubectl.apply("---".join(_run_yaml(n, "shapes", s, extra) for n, (s, extra) in runs.items()))
+    waited = srun.kubectl("wait", "--for=condition=Ready", "srun", "--all", "-n", "shapes", "--timeout=30s")
     assert waited.stdout.count("condition met") == len(runs)
 
     expected = {"object": {"sent": True}, "list": [1, 2, 3], "string": "done", "nothing": "undefined"}
     for name, value in expected.items():
-        status = stack.run("shapes", name)["status"]  # type: ignore[index]
+        status = srun.run("shapes", name)["status"]  # type: ignore[index]
         assert status["phase"] == "Succeeded"
         assert status["result"] == value
         assert (status["attempts"], status["startedAttempt"]) == (1, 1)
         assert "resultRef" not in status
     for name, (service, _) in runs.items():
-        obj = stack.run("shapes", name)
+        obj = srun.run("shapes", name)
         assert obj is not None
         assert _conditions(obj) == [("Ready", "True", "Succeeded")]
-        assert stack.executes(service) == 1
+        assert srun.executes(service) == 1
 
-    report = stack.run("shapes", "report")["status"]  # type: ignore[index]
+    report = srun.run("shapes", "report")["status"]  # type: ignore[index]
     assert report["resultRef"] == {"kind": "ConfigMap", "name": "report-result", "key": "result.json"}
     assert (report["resultTruncated"], report["resultBytes"]) == (True, 6000)
-    configmap = stack.sandbox.get_object("", "v1", "configmaps", "shapes", "report-result")
+    configmap = srun.sandbox.get_object("", "v1", "configmaps", "shapes", "report-result")
     assert configmap is not None
     stored = configmap["data"]["result.json"].encode()
     assert report["resultDigest"] == "sha256:" + hashlib.sha256(stored).hexdigest()
     assert configmap["metadata"]["ownerReferences"][0]["name"] == "report"
 
-    token = stack.run("shapes", "token")["status"]  # type: ignore[index]
+    token = srun.run("shapes", "token")["status"]  # type: ignore[index]
     assert "result" not in token
     assert token["resultRef"] == {"kind": "Secret", "name": "token-result", "key": "result.json"}
-    secret = stack.sandbox.get_object("", "v1", "secrets", "shapes", "token-result")
+    secret = srun.sandbox.get_object("", "v1", "secrets", "shapes", "token-result")
     assert secret is not None
     assert json.loads(base64.b64decode(secret["data"]["result.json"])) == {"token": SECRET_VALUE}
 
-    table = stack.kubectl("get", "srun", "-n", "shapes").stdout
+    table = srun.kubectl("get", "srun", "-n", "shapes").stdout
     assert re.search(r"^object\s+eca::object\s+Succeeded\s+True\s+Succeeded\s", table, re.MULTILINE)
 
 
 # --- refused or failed --------------------------------------------------------------------------------------
 
 
-def test_a_service_exception_fails_the_run_with_its_message(stack: Stack) -> None:
-    stack.namespace("boom")
-    stack.kubectl.apply(_run_yaml("boom", "boom", "eca::boom"))
-    obj = stack.finished("boom", "boom")
+def test_a_service_exception_fails_the_run_with_its_message(srun: Stack) -> None:
+    srun.namespace("boom")
+    srun.kubectl.apply(_run_yaml("boom", "boom", "eca::boom"))
+    obj = srun.finished("boom", "boom")
     status = obj["status"]
     assert status["phase"] == "Failed"
     assert _conditions(obj) == [("Ready", "False", "ServiceFailed"), ("Stalled", "True", "ServiceFailed")]
@@ -256,8 +270,8 @@ def test_a_service_exception_fails_the_run_with_its_message(stack: Stack) -> Non
         "reason": "ServiceFailed",
         "message": "Mailer is down.",
     }
-    assert stack.executes("eca::boom") == 1
-    assert "ServiceFailed" in stack.kubectl("get", "events", "-n", "boom").stdout
+    assert srun.executes("eca::boom") == 1
+    assert "ServiceFailed" in srun.kubectl("get", "events", "-n", "boom").stdout
 
 
 @pytest.mark.parametrize(
@@ -280,45 +294,56 @@ def test_a_service_exception_fails_the_run_with_its_message(stack: Stack) -> Non
     ],
 )
 def test_a_refused_run_never_calls_execute(
-    stack: Stack, name: str, service: str, config: str, reason: str, message: str
+    srun: Stack, name: str, service: str, config: str, reason: str, message: str
 ) -> None:
-    stack.namespace(f"refused-{name}")
-    stack.kubectl.apply(_run_yaml(name, f"refused-{name}", service, config=config))
-    obj = stack.finished(f"refused-{name}", name)
+    srun.namespace(f"refused-{name}")
+    srun.kubectl.apply(_run_yaml(name, f"refused-{name}", service, config=config))
+    obj = srun.finished(f"refused-{name}", name)
     assert obj["status"]["phase"] == "Failed"
     assert _conditions(obj) == [("Ready", "False", reason), ("Stalled", "True", reason)]
     ready = next(c for c in obj["status"]["conditions"] if c["type"] == "Ready")
     assert message in ready["message"]
     assert "Execute was not called" in ready["message"]
-    assert stack.emulator.calls("execute", id=service) == []
+    assert srun.emulator.calls("execute", id=service) == []
 
 
-def test_config_from_a_secret_reaches_the_service(stack: Stack) -> None:
-    stack.namespace("secretconfig")
+def test_config_from_a_secret_reaches_the_service(srun: Stack) -> None:
+    srun.namespace("secretconfig")
     # The way READMEs tell people to create credentials (kubectl sends protobuf).
-    stack.kubectl(
+    srun.kubectl(
         "create", "secret", "generic", "api", f"--from-literal=token={SECRET_VALUE}", "-n", "secretconfig"
     )
     extra = (
         "configFrom:\n- {key: api_token, secretKeyRef: {name: api, key: token}}\nresult: {sensitive: true}\n"
     )
-    stack.kubectl.apply(_run_yaml("welcome", "secretconfig", "eca::welcome", extra, config='{user_id: "7"}'))
-    obj = stack.finished("secretconfig", "welcome")
+    srun.kubectl.apply(_run_yaml("welcome", "secretconfig", "eca::welcome", extra, config='{user_id: "7"}'))
+    obj = srun.finished("secretconfig", "welcome")
     assert obj["status"]["phase"] == "Succeeded"
     (call,) = [
-        c
-        for c in stack.emulator.calls("execute", id="eca::welcome")
-        if c.body["config"].get("user_id") == "7"
+        c for c in srun.emulator.calls("execute", id="eca::welcome") if c.body["config"].get("user_id") == "7"
     ]
     assert call.body["config"] == {"user_id": "7", "api_token": SECRET_VALUE}
     assert SECRET_VALUE not in json.dumps(obj)
 
 
-def test_the_spec_cannot_be_edited(stack: Stack) -> None:
-    stack.namespace("immutable")
-    stack.kubectl.apply(_run_yaml("run", "immutable", "eca::object"))
-    stack.finished("immutable", "run")
-    edited = stack.kubectl(
+def test_a_run_waits_for_its_secret_and_goes_on_when_it_appears(srun: Stack) -> None:
+    srun.namespace("latesecret")
+    extra = "configFrom:\n- {key: api_token, secretKeyRef: {name: later, key: token}}\n"
+    srun.kubectl.apply(_run_yaml("welcome", "latesecret", "eca::welcome", extra, config='{user_id: "8"}'))
+    obj = srun.wait_run("latesecret", "welcome", lambda o: o.get("status", {}).get("phase") == "Pending")
+    assert _conditions(obj) == [
+        ("Ready", "False", "SecretNotFound"),
+        ("Reconciling", "True", "SecretNotFound"),
+    ]
+    srun.kubectl("create", "secret", "generic", "later", "--from-literal=token=abc", "-n", "latesecret")
+    assert srun.finished("latesecret", "welcome", timeout=20)["status"]["phase"] == "Succeeded"
+
+
+def test_the_spec_cannot_be_edited(srun: Stack) -> None:
+    srun.namespace("immutable")
+    srun.kubectl.apply(_run_yaml("run", "immutable", "eca::object"))
+    srun.finished("immutable", "run")
+    edited = srun.kubectl(
         "patch",
         "srun",
         "run",
@@ -335,13 +360,23 @@ def test_the_spec_cannot_be_edited(stack: Stack) -> None:
     )
 
 
+def test_the_connections_bound_on_concurrent_calls_holds_across_runs(srun: Stack) -> None:
+    srun.namespace("bound", bound=2)
+    srun.kubectl.apply("---".join(_run_yaml(f"brief-{i}", "bound", "eca::brief") for i in range(6)))
+    for i in range(6):
+        assert srun.finished("bound", f"brief-{i}")["status"]["phase"] == "Succeeded"
+    calls = srun.emulator.calls("execute", id="eca::brief")
+    assert len(calls) == 6
+    assert bench.peak_concurrency([(c.time, c.time + (c.duration or 0.0)) for c in calls]) == 2
+
+
 # --- rerun, TTL --------------------------------------------------------------------------------------------
 
 
-def test_the_rerun_annotation_executes_once_per_value(stack: Stack) -> None:
-    stack.namespace("rerun")
-    stack.kubectl.apply(_run_yaml("count", "rerun", "eca::counter"))
-    assert stack.finished("rerun", "count")["status"]["result"] == {"calls": 1}
+def test_the_rerun_annotation_executes_once_per_value(srun: Stack) -> None:
+    srun.namespace("rerun")
+    srun.kubectl.apply(_run_yaml("count", "rerun", "eca::counter"))
+    assert srun.finished("rerun", "count")["status"]["result"] == {"calls": 1}
 
     def answered(value: str, calls: int) -> Callable[[dict[str, Any]], bool]:
         def check(obj: dict[str, Any]) -> bool:
@@ -354,34 +389,34 @@ def test_the_rerun_annotation_executes_once_per_value(stack: Stack) -> None:
 
         return check
 
-    stack.kubectl("annotate", "srun", "count", "-n", "rerun", f"{names.RERUN_ANNOTATION}=first")
-    stack.wait_run("rerun", "count", answered("first", 2))
+    srun.kubectl("annotate", "srun", "count", "-n", "rerun", f"{names.RERUN_ANNOTATION}=first")
+    srun.wait_run("rerun", "count", answered("first", 2))
 
     # Another annotation changes the object (kopf handles it) but not the rerun value: nothing runs.
-    stack.kubectl("annotate", "srun", "count", "-n", "rerun", "note=hello")
-    stack.wait_run(
+    srun.kubectl("annotate", "srun", "count", "-n", "rerun", "note=hello")
+    srun.wait_run(
         "rerun",
         "count",
         lambda o: "note" in o["status"].get("kopf", {}).get("last-handled-configuration", ""),
     )
-    assert stack.emulator.execute_count("eca::counter") == 2
+    assert srun.emulator.execute_count("eca::counter") == 2
 
-    stack.kubectl(
+    srun.kubectl(
         "annotate", "srun", "count", "-n", "rerun", f"{names.RERUN_ANNOTATION}=second", "--overwrite"
     )
-    obj = stack.wait_run("rerun", "count", answered("second", 3))
+    obj = srun.wait_run("rerun", "count", answered("second", 3))
     assert (obj["status"]["attempts"], obj["status"]["startedAttempt"]) == (1, 1)
-    assert stack.emulator.execute_count("eca::counter") == 3
+    assert srun.emulator.execute_count("eca::counter") == 3
 
 
-def test_ttl_deletes_a_finished_run_and_its_result(stack: Stack) -> None:
-    stack.namespace("ttl")
-    stack.kubectl.apply(
+def test_ttl_deletes_a_finished_run_and_its_result(srun: Stack) -> None:
+    srun.namespace("ttl")
+    srun.kubectl.apply(
         _run_yaml("short", "ttl", "eca::object", "ttlSecondsAfterFinished: 0\nresult: {maxStatusBytes: 0}\n")
     )
-    stack.sandbox.wait_for_object("", "v1", "configmaps", "ttl", "short-result", lambda o: o is not None)
-    stack.sandbox.wait_for_object(G, V, "serviceruns", "ttl", "short", lambda o: o is None, timeout=20)
-    stack.sandbox.wait_for_object(
+    srun.sandbox.wait_for_object("", "v1", "configmaps", "ttl", "short-result", lambda o: o is not None)
+    srun.sandbox.wait_for_object(G, V, "serviceruns", "ttl", "short", lambda o: o is None, timeout=20)
+    srun.sandbox.wait_for_object(
         "", "v1", "configmaps", "ttl", "short-result", lambda o: o is None, timeout=20
     )
 
@@ -389,20 +424,28 @@ def test_ttl_deletes_a_finished_run_and_its_result(stack: Stack) -> None:
 # --- waiting for the connection --------------------------------------------------------------------------
 
 
-def test_a_connection_that_is_down_leaves_runs_waiting_until_it_recovers(stack: Stack) -> None:
+def test_a_connection_that_is_down_leaves_runs_waiting_until_it_recovers(srun: Stack) -> None:
     dead = f"http://127.0.0.1:{_free_port()}"
-    before = stack.executes("eca::string")
-    stack.namespace("down", url=dead, ready=False)
-    stack.kubectl.apply("---".join(_run_yaml(f"wait-{i}", "down", "eca::string") for i in range(3)))
+    before = srun.executes("eca::string")
+    srun.namespace("down", url=dead, ready=False)
+    srun.kubectl.apply("---".join(_run_yaml(f"wait-{i}", "down", "eca::string") for i in range(3)))
     for i in range(3):
-        obj = stack.wait_run("down", f"wait-{i}", lambda o: o.get("status", {}).get("phase") == "Pending")
+        obj = srun.wait_run("down", f"wait-{i}", lambda o: o.get("status", {}).get("phase") == "Pending")
         assert _conditions(obj) == [
             ("Ready", "False", "ConnectionNotReady"),
             ("Reconciling", "True", "ConnectionNotReady"),
         ]
-    assert stack.executes("eca::string") == before
+    assert srun.executes("eca::string") == before
+    # Waiting costs one status write (Pending), then nothing: no retry bookkeeping, no error logs.
+    writes = [
+        r
+        for r in srun.sandbox.request_log()
+        if r.method == "PATCH" and r.path.startswith(f"{RUNS_PATH}/down/serviceruns/")
+    ]
+    assert len(writes) == 3
+    assert "failed temporarily" not in (srun.directory / "operator.log").read_text()
 
-    stack.kubectl(
+    srun.kubectl(
         "patch",
         "oconn",
         "site",
@@ -410,45 +453,61 @@ def test_a_connection_that_is_down_leaves_runs_waiting_until_it_recovers(stack: 
         "down",
         "--type=merge",
         "-p",
-        json.dumps({"spec": {"url": stack.emulator.url}}),
+        json.dumps({"spec": {"url": srun.emulator.url}}),
     )
-    stack.connection_ready("down", True)
+    srun.connection_ready("down", True)
     for i in range(3):
-        obj = stack.finished("down", f"wait-{i}", timeout=30)
+        obj = srun.finished("down", f"wait-{i}", timeout=30)
         assert obj["status"]["phase"] == "Succeeded"
-    assert stack.executes("eca::string") == before + 3
+    assert srun.executes("eca::string") == before + 3
 
 
-# --- at most once across a crash (last: it restarts the operator) -----------------------------------------
+# --- stops and crashes (last: they restart the operator) ----------------------------------------------------
 
 
-def test_a_run_whose_operator_was_killed_mid_call_ends_unknown_without_a_second_call(stack: Stack) -> None:
-    stack.namespace("crash")
-    stack.kubectl.apply(_run_yaml("slow", "crash", "eca::slow"))
+def _wait_for_call(srun: Stack, service: str) -> None:
     deadline = time.monotonic() + 20
-    while stack.executes("eca::slow") == 0:
-        assert time.monotonic() < deadline, "the slow service was never called"
+    while srun.executes(service) == 0:
+        assert time.monotonic() < deadline, f"{service} was never called"
         time.sleep(0.02)
-    marked = stack.run("crash", "slow")
+
+
+def test_a_graceful_stop_lets_the_call_in_flight_record_its_outcome(srun: Stack) -> None:
+    srun.namespace("rolling")
+    srun.kubectl.apply(_run_yaml("update", "rolling", "eca::slowish"))
+    _wait_for_call(srun, "eca::slowish")
+    assert srun.operator is not None
+    assert srun.operator.stop(signum=signal.SIGTERM) == 0  # as Kubernetes does in a rolling update
+    obj = srun.run("rolling", "update")
+    assert obj is not None
+    assert (obj["status"]["phase"], obj["status"]["result"]) == ("Succeeded", "ok")
+    srun.start_operator()
+
+
+def test_a_run_whose_operator_was_killed_mid_call_ends_unknown_without_a_second_call(srun: Stack) -> None:
+    srun.namespace("crash")
+    srun.kubectl.apply(_run_yaml("slow", "crash", "eca::slow"))
+    _wait_for_call(srun, "eca::slow")
+    marked = srun.run("crash", "slow")
     assert marked is not None
     assert (marked["status"]["phase"], marked["status"]["startedAttempt"]) == ("Running", 1)
 
-    assert stack.operator is not None
-    stack.operator.kill()  # SIGKILL: no cleanup, the call's outcome is never recorded
-    stack.start_operator()
+    assert srun.operator is not None
+    srun.operator.kill()  # SIGKILL: no cleanup, the call's outcome is never recorded
+    srun.start_operator()
 
-    obj = stack.finished("crash", "slow", timeout=30)
+    obj = srun.finished("crash", "slow", timeout=30)
     status = obj["status"]
     assert status["phase"] == "Unknown"
     assert _conditions(obj) == [("Ready", "False", "OutcomeUnknown"), ("Stalled", "True", "OutcomeUnknown")]
     assert (status["startedAttempt"], status["attempts"]) == (1, 1)
     assert status["error"]["reason"] == "OutcomeUnknown"
-    assert stack.executes("eca::slow") == 1
+    assert srun.executes("eca::slow") == 1
 
 
-def test_results_and_secrets_never_reach_the_operator_log(stack: Stack) -> None:
-    assert stack.operator is not None
-    log = (stack.directory / "operator.log").read_text()
+def test_results_and_secrets_never_reach_the_operator_log(srun: Stack) -> None:
+    assert srun.operator is not None
+    log = (srun.directory / "operator.log").read_text()
     assert "Handler 'servicerun_handler' succeeded" in log
     for text in (SECRET_VALUE, "Mailer is down", '"sent"', "x" * 100):
         assert text not in log
