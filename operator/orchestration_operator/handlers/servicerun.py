@@ -79,12 +79,20 @@ class StartMarker:
             raise reconcile.RunGone(str(error)) from error
 
 
+#: Seconds before deleting an expired run again after a failed attempt (403, 5xx, timeout); the last repeats.
+EXPIRY_RETRY_DELAYS = (5.0, 30.0, 300.0)
+
+
 class Expiries:
-    """Deletes finished runs when their ``ttlSecondsAfterFinished`` is due (one timer per run)."""
+    """Deletes finished runs when their ``ttlSecondsAfterFinished`` is due (one timer per run).
+
+    A failed deletion is logged (with the run's reference, as kopf's own lines) and tried again later.
+    """
 
     def __init__(self) -> None:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     def __len__(self) -> int:
         return len(self._timers)
@@ -97,19 +105,32 @@ class Expiries:
         delay = max(MIN_EXPIRY_DELAY, (at - datetime.datetime.now(datetime.UTC)).total_seconds())
         self._timers[uid] = loop.call_later(delay, self._expire, uid, namespace, name)
 
-    def _expire(self, uid: str, namespace: str, name: str) -> None:
+    def _expire(self, uid: str, namespace: str, name: str, failures: int = 0) -> None:
         self._timers.pop(uid, None)
-        task = asyncio.ensure_future(self._delete(namespace, name))
+        task = asyncio.ensure_future(self._delete(uid, namespace, name, failures))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _delete(self, namespace: str, name: str) -> None:
+    async def _delete(self, uid: str, namespace: str, name: str, failures: int) -> None:
         try:
             await kube.delete_object(plural=PLURAL, namespace=namespace, name=name)
-        except Exception:
-            log.exception("deleting the expired ServiceRun %s/%s failed", namespace, name)
+        except Exception as error:
+            delay = EXPIRY_RETRY_DELAYS[min(failures, len(EXPIRY_RETRY_DELAYS) - 1)]
+            status = getattr(error, "status", None)  # the kubernetes client's ApiException has one
+            why = f"HTTP {status}" if isinstance(status, int) else type(error).__name__
+            ref = {"apiVersion": f"{names.GROUP}/{names.VERSION}", "kind": servicerun.KIND.kind}
+            log.warning(
+                "Deleting the expired run failed (%s); trying again in %g s.",
+                why,
+                delay,
+                extra={"k8s_ref": {**ref, "name": name, "uid": uid, "namespace": namespace}},
+            )
+            if not self._stopped and uid not in self._timers:
+                loop = asyncio.get_running_loop()
+                self._timers[uid] = loop.call_later(delay, self._expire, uid, namespace, name, failures + 1)
 
     def cancel_all(self) -> None:
+        self._stopped = True
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
