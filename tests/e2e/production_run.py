@@ -89,7 +89,8 @@ RUNS = {  # name: (serviceId, extra spec lines)
         "result: {sensitive: true}",
     ),
     "boom": ("eca::boom", ""),
-    "refused": ("eca::nope", ""),
+    "refused": ("eca::nope", ""),  # not in the catalog
+    "invalid": ("eca::welcome", "config: {api_token: plain}"),  # its required user_id is missing
     "ttl": ("eca::object", "ttlSecondsAfterFinished: 0"),
 }
 # Polls of each EventPoll before its Events are counted (there must not be one per poll); the failing one
@@ -341,6 +342,7 @@ def drive(run: Run) -> None:
         run.wait_reason("serviceruns", name, "Succeeded")
     run.wait_reason("serviceruns", "boom", "ServiceFailed")
     run.wait_reason("serviceruns", "refused", "ServiceNotFound")
+    run.wait_reason("serviceruns", "invalid", "ValidationFailed")
     eventually(
         lambda: run.get("serviceruns", "ttl") is None, timeout=20, what="serviceruns/ttl deleted (TTL)"
     )

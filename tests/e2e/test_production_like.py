@@ -22,7 +22,7 @@ import hashlib
 import json
 import re
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import lupa.lua51
@@ -32,6 +32,7 @@ from production_run import NS, OPERATOR_USER, ORDERS, ROOT, RUNS, SECRETS, Run
 
 from conftest import condition, eventually
 from orchestration_operator.testing import background, kstatus
+from orchestration_operator.testing.kube import endpoints
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +53,7 @@ def run(
         yield started
 
 
-def refused(requests: list[Any]) -> list[Any]:
+def refused(requests: Iterable[endpoints.RequestRecord]) -> list[endpoints.RequestRecord]:
     """Requests the sandbox refused: 401 (an unknown token: only the operator sends one) or 403."""
     return [r for r in requests if r.status == 401 or (r.status == 403 and r.user == OPERATOR_USER)]
 
@@ -122,6 +123,7 @@ def test_the_operator_stays_in_its_scope(run: Run) -> None:
         ("ServiceRun", "welcome", "True", "Succeeded"),
         ("ServiceRun", "boom", "False", "ServiceFailed"),
         ("ServiceRun", "refused", "False", "ServiceNotFound"),
+        ("ServiceRun", "invalid", "False", "ValidationFailed"),
         ("EventPoll", "orders", "True", "Polling"),
         ("EventPoll", "alerts", "False", "SinkFailing"),
     ],
@@ -154,7 +156,7 @@ def test_service_runs_executed_once_with_results_where_they_belong(run: Run) -> 
     assert executes == {
         "eca::report": 1,
         "eca::token": 1,
-        "eca::welcome": 1,
+        "eca::welcome": 1,  # welcome; invalid was refused before the call
         "eca::boom": 1,
         "eca::nope": 0,
         "eca::object": 1,
@@ -226,6 +228,7 @@ GITOPS = {
     ("ServiceRun", "welcome"): ("Healthy", "Current", "Ready"),
     ("ServiceRun", "boom"): ("Degraded", "Failed", "Stalled"),
     ("ServiceRun", "refused"): ("Degraded", "Failed", "Stalled"),
+    ("ServiceRun", "invalid"): ("Degraded", "Failed", "Stalled"),
     ("EventPoll", "orders"): ("Healthy", "Current", "Ready"),
     ("EventPoll", "alerts"): ("Progressing", "InProgress", "Reconciling"),
 }
@@ -299,6 +302,7 @@ def test_service_run_outcomes_and_durations(run: Run) -> None:
         (NS, "Succeeded", "Succeeded"): 4,
         (NS, "Failed", "ServiceFailed"): 1,
         (NS, "Failed", "ServiceNotFound"): 1,  # refused before any call
+        (NS, "Failed", "ValidationFailed"): 1,
     }
     durations = {
         s.labels["phase"]: s.value for s in m.find("orchestration_service_run_duration_seconds_count")
@@ -404,6 +408,7 @@ EVENTS = {
     "ttl": [],
     "boom": [("Warning", "ServiceFailed")],
     "refused": [("Warning", "ServiceNotFound")],
+    "invalid": [("Warning", "ValidationFailed")],
     "orders": [],  # polling, delivering: never an Event per poll
     "alerts": [("Warning", "SinkFailing")],
 }
@@ -448,9 +453,12 @@ def test_no_secret_value_anywhere(run: Run) -> None:
         if value in text
     ]
     assert leaks == []
-    # Each value did travel where it belongs (other tests show it), so its absence here means something:
-    # the site accepted the password (site is Connected), the site got the webhook URL, the receiver the
-    # sink URL and header, the result Secrets hold the config value and the sensitive result.
+    # The same scan over the Secrets (decoded) finds every value: they are real, and the scan sees them.
+    secrets = run.kubectl.json("get", "secrets", "-n", NS)["items"]
+    decoded = " ".join(
+        base64.b64decode(v).decode() for obj in secrets for v in (obj.get("data") or {}).values()
+    )
+    assert [what for what, value in SECRETS.items() if value not in decoded] == []
 
 
 # --- 5. the RBAC check can fail -----------------------------------------------------------------------------
