@@ -42,7 +42,7 @@ from orchestration_operator import metrics, settings
 from orchestration_operator.api import conditions, durations, names, validation
 from orchestration_operator.api import eventpoll as api
 from orchestration_operator.client import cloudevents
-from orchestration_operator.handlers import kube, loops, shared
+from orchestration_operator.handlers import kube, logref, loops, shared
 from orchestration_operator.reconcile import eventpoll, pollpass, sinkconfig, sites, spread, wakeups
 
 PLURAL: Final = api.KIND.plural
@@ -121,9 +121,10 @@ async def eventpoll_event(
 class StatusWriter:
     """Writes an EventPoll's status as merge patches of the fields that differ from the server's."""
 
-    def __init__(self, *, namespace: str, name: str, current: Mapping[str, Any]) -> None:
+    def __init__(self, *, namespace: str, name: str, current: Mapping[str, Any], uid: str = "") -> None:
         self.namespace = namespace
         self.name = name
+        self.uid = uid
         self.written = pollpass.model_fields(current)
         self.failures = 0
 
@@ -149,6 +150,7 @@ class StatusWriter:
                 self.namespace,
                 self.name,
                 _why(exc),
+                extra=logref.extra(PLURAL, namespace=self.namespace, name=self.name, uid=self.uid),
             )
             return False
         del result  # what the server holds now is what was asked: keep our own objects (less memory)
@@ -182,7 +184,7 @@ async def eventpoll_daemon(
     namespace = body.metadata.namespace or "default"
     name = body.metadata.name or ""
     uid = body.metadata.uid or ""
-    writer = StatusWriter(namespace=namespace, name=name, current=dict(body.status))
+    writer = StatusWriter(namespace=namespace, name=name, current=dict(body.status), uid=uid)
     builder = loop.builder = sinkconfig.SinkBuilder(
         secrets=memo.kube,
         store=memo.kube,

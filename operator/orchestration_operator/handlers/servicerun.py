@@ -36,7 +36,7 @@ import kopf
 
 from orchestration_operator import metrics
 from orchestration_operator.api import conditions, names, servicerun
-from orchestration_operator.handlers import kopfapi, kube, shared
+from orchestration_operator.handlers import kopfapi, kube, logref, shared
 from orchestration_operator.reconcile import runstate, sites
 from orchestration_operator.reconcile import servicerun as reconcile
 
@@ -118,12 +118,11 @@ class Expiries:
             delay = EXPIRY_RETRY_DELAYS[min(failures, len(EXPIRY_RETRY_DELAYS) - 1)]
             status = getattr(error, "status", None)  # the kubernetes client's ApiException has one
             why = f"HTTP {status}" if isinstance(status, int) else type(error).__name__
-            ref = {"apiVersion": f"{names.GROUP}/{names.VERSION}", "kind": servicerun.KIND.kind}
             log.warning(
                 "Deleting the expired run failed (%s); trying again in %g s.",
                 why,
                 delay,
-                extra={"k8s_ref": {**ref, "name": name, "uid": uid, "namespace": namespace}},
+                extra=logref.extra(PLURAL, namespace=namespace, name=name, uid=uid),
             )
             if not self._stopped and uid not in self._timers:
                 loop = asyncio.get_running_loop()
@@ -332,5 +331,10 @@ async def _wake_up(runs: RunMemory, parked: runstate.Parked) -> None:
                 step = dataclasses.replace(step, waiting=True, connection=None)
             _after(runs, body, step)
     except Exception:
-        log.exception("waking the ServiceRun %s/%s failed; trying again later", parked.namespace, parked.name)
+        log.exception(
+            "waking the ServiceRun %s/%s failed; trying again later",
+            parked.namespace,
+            parked.name,
+            extra=logref.extra(PLURAL, namespace=parked.namespace, name=parked.name, uid=parked.uid),
+        )
         runs.waiting.park(parked, delay=reconcile.WAIT_MAX)
