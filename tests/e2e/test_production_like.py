@@ -494,5 +494,11 @@ def test_zz_without_one_rule_of_the_chart_the_operator_is_refused(run: Run, drop
         )
         assert {(r.method, r.status, r.user) for r in denied} == {("PATCH", 403, OPERATOR_USER)}
         assert condition(run.get("orchestrationconnections", "late")) == {}  # never Ready: it cannot say so
+        # The operator says so in its log, on a line that carries the object like every other.
+        failed = eventually(
+            lambda: [line for line in log_lines(run) if f"{NS}/late" in line["message"]],
+            what="a log line about the refused status write",
+        )
+        assert {line["object"]["name"] for line in failed} == {"late"}
     finally:
         run.kubectl.apply(role)
