@@ -73,7 +73,7 @@ def topics_of(memo: kopf.Memo) -> wakeups.Topics:
     return found
 
 
-QUIET_HANDLERS = ("connection_event", "webhook_event", "eventpoll_event")
+QUIET_HANDLERS = ("connection_event", "webhook_event", "eventpoll_event", "wake_runs_of_a_ready_connection")
 """Watch-event hooks run on every event of their object: kopf's "succeeded" line for them is noise."""
 
 
