@@ -18,6 +18,10 @@ TARGETS: dict[str, tuple[str, str]] = {
         "orchestration_operator.testing.bench.servicerun",
         "1,000 ServiceRuns at once: time vs ideal, latency, writes per run, catalog fetches, RSS",
     ),
+    "eventpoll": (
+        "orchestration_operator.testing.bench.eventpoll",
+        "1,000 EventPolls held: polls per second (busiest vs mean), writes per poll, RSS, CPU",
+    ),
 }
 
 

@@ -20,10 +20,10 @@ The cursor is safe because:
   and a finished pass's write is completed before the daemon exits.
 
 The daemon wakes early when the spec (``metadata.generation``) or the reset-cursor annotation changes
-(``eventpoll_event``); label and annotation churn from GitOps tools does not wake it. While it waits
-for a Connection that is missing or not Ready it subscribes to the Connection's topic
-(``reconcile.wakeups``, published by the Connection's handlers), and looks again at least every
-interval (an in-memory lookup in the ``connections`` index, no API call).
+(``eventpoll_event``); label and annotation churn from GitOps tools does not wake it. It is subscribed
+to its Connection's topic (``reconcile.wakeups``, published by the Connection's handlers) from before
+each pass looks at the Connection, so that one that was missing or not Ready and changes is acted upon
+at once; it also looks again every interval (an in-memory lookup in the ``connections`` index).
 """
 
 from __future__ import annotations
@@ -247,6 +247,9 @@ async def _run(
             continue
         target = _target(body, namespace=namespace, name=name, uid=uid)
         loop.seen = (target.generation, target.reset_annotation)
+        # Subscribed BEFORE the pass looks at its Connection: a change published while the pass runs
+        # (it became Ready just after the lookup) is then pending when the pass ends, not missed.
+        topics.subscribe(loop.waker, _connection_topics(namespace, target.spec))
         loop.waker.take_reasons()
         try:
             done = await _unless_stopped(
@@ -265,11 +268,10 @@ async def _run(
         except kube.Gone:
             break
         _report(body, done, loop=loop, logger=logger, namespace=namespace, name=name)
-        awaited = [] if done.waiting_for is None else [wakeups.connection_topic(namespace, done.waiting_for)]
-        topics.subscribe(loop.waker, awaited)
         delay = done.delay if written else writer.retry_delay()
+        waiting = done.waiting_for is not None
         del done  # the batch and its events are not kept while sleeping: memory stays bounded
-        await _sleep(stopped, loop, body, delay)
+        await _sleep(stopped, loop, body, delay, connection_matters=waiting)
     # A finished pass whose write failed: one last try, so a clean stop loses no committed cursor.
     if writer.pending(desired):
         with contextlib.suppress(kube.Gone):
@@ -292,6 +294,12 @@ def _target(body: kopf.Body, *, namespace: str, name: str, uid: str) -> pollpass
         spec=dict(body.spec),
         reset_annotation=reset,
     )
+
+
+def _connection_topics(namespace: str, spec: Mapping[str, Any]) -> list[wakeups.Topic]:
+    reference = spec.get("connectionRef")
+    name = reference.get("name") if isinstance(reference, Mapping) else None
+    return [wakeups.connection_topic(namespace, name)] if isinstance(name, str) and name else []
 
 
 def _first_delay(body: kopf.Body, uid: str, status: Mapping[str, Any], *, phase: pollpass.Phase) -> float:
@@ -327,20 +335,29 @@ async def _unless_stopped(stopped: kopf.DaemonStopped, work: Awaitable[T]) -> T 
     return task.result()
 
 
-async def _sleep(stopped: kopf.DaemonStopped, loop: PollLoop, body: kopf.Body, delay: float | None) -> None:
+async def _sleep(
+    stopped: kopf.DaemonStopped,
+    loop: PollLoop,
+    body: kopf.Body,
+    delay: float | None,
+    *,
+    connection_matters: bool = False,
+) -> None:
     """Sleep ``delay`` seconds (None: until woken); return early when stopped, when the spec or the reset
-    annotation changed since the last pass, or when the awaited Connection changed (its topic). A wake
-    for anything else (a write of our own status) goes back to sleep."""
+    annotation changed since the last pass, or, if ``connection_matters`` (the last pass waited for it),
+    when the Connection changed (its topic). Other wakes go back to sleep."""
     deadline = None if delay is None else time.monotonic() + max(delay, 0.0)
     while not stopped:
         if triggers(body) != loop.seen:
             return
+        if loop.waker.pending:
+            if CONNECTION in loop.waker.take_reasons() and connection_matters:
+                return
+            continue
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             return
         await loops.sleep(stopped, loop.waker, remaining)
-        if CONNECTION in loop.waker.take_reasons():
-            return
 
 
 def _report(

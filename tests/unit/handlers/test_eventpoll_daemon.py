@@ -87,6 +87,7 @@ class Api:
         self.patches: list[dict[str, Any]] = []
         self.failures: list[Exception] = []
         self.attempts: list[tuple[int, bool]] = []  # (polls made so far, write succeeded)
+        self.on_write: Callable[[Mapping[str, Any]], None] | None = None
 
     async def patch_status(
         self,
@@ -99,6 +100,8 @@ class Api:
     ) -> dict[str, Any]:
         assert (plural, namespace, name, resource_version) == ("eventpolls", NAMESPACE, NAME, None)
         self.attempts.append((len(self.source.requests), not self.failures))
+        if self.on_write is not None:
+            self.on_write(status)
         if self.failures:
             raise self.failures.pop(0)
         self.patches.append(copy.deepcopy(dict(status)))
@@ -343,4 +346,32 @@ async def test_a_connection_that_is_not_ready_is_looked_up_again(
         topics.publish(wakeups.connection_topic(NAMESPACE, "site"), reason="connection")
     await until(lambda: ready_reason(h.api.status) == "Polling", timeout=3)
     assert len(h.api.patches) == patches + 1  # waiting wrote once, not once per look
-    assert topics.subscribers(wakeups.connection_topic(NAMESPACE, "site")) == 0  # not waiting any more
+    await h.stop()
+    assert topics.subscribers(wakeups.connection_topic(NAMESPACE, "site")) == 0  # the daemon is gone
+
+
+async def test_a_connection_ready_while_the_pass_ran_is_not_missed(harness: Callable[..., Harness]) -> None:
+    h = harness(interval="30s")  # only the topic can bring the next pass within the test's deadline
+    not_ready = copy.deepcopy(CONNECTION)
+    not_ready["status"]["conditions"][0].update(status="False", reason="Unauthorized", message="401")
+    index = {(NAMESPACE, "site"): [not_ready]}
+    topics: wakeups.Topics = h.memo["topics"]
+
+    def ready_meanwhile(status: Mapping[str, Any]) -> None:
+        # The Connection turns Ready after the pass looked at it, before the pass is over.
+        if any(c.get("reason") == "ConnectionNotReady" for c in status.get("conditions") or []):
+            index[(NAMESPACE, "site")] = [CONNECTION]
+            topics.publish(wakeups.connection_topic(NAMESPACE, "site"), reason="connection")
+
+    h.api.on_write = ready_meanwhile
+    h.task = asyncio.ensure_future(
+        handler.eventpoll_daemon(
+            stopped=h.stopper.async_waiter,
+            body=h.body,
+            memo=h.memo,
+            logger=logging.getLogger("test.eventpoll"),
+            connections=index,
+        )
+    )
+    await until(lambda: ready_reason(h.api.status) == "Polling", timeout=3)
+    assert len(h.source.requests) == 1
