@@ -1,7 +1,7 @@
 """Prometheus metrics of the operator (prometheus_client), served on ``METRICS_PORT``.
 
 One registry for the process; handlers and reconcile code call the helpers below, never create
-metrics of their own, so names and labels stay documented in one place (README, "Metrics").
+metrics of their own, so names and labels stay documented in one place (docs/operations.md, "Metrics").
 No kopf, no httpx: the client reports requests through its ``on_request`` hook.
 """
 

@@ -1,7 +1,7 @@
 """Helpers of the chart tests: the real helm binary and a cached `helm template`.
 
-helm is found in the repository's .tools/bin (what `make test` fetches with scripts/fetch-tools),
-else on PATH, else in /tmp/tools-test (this workplace's copy). Renders are cached per set of
+helm is found by `orchestration_operator.testing.helm.find_binary` ($HELM, the repository's .tools/bin
+that `make test` fills with scripts/fetch-tools, PATH, /tmp/tools-test). Renders are cached per set of
 values: one `helm template` (~50 ms) serves every assertion on the same values.
 """
 
@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping
 from typing import Any
 
 import yaml
+
+from orchestration_operator.testing import helm
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "orchestration-operator"
@@ -26,14 +27,7 @@ FULLNAME = "oo-orchestration-operator"
 
 
 def find_helm() -> str | None:
-    local = ROOT / ".tools" / "bin" / "helm"
-    if local.is_file():
-        return str(local)
-    on_path = shutil.which("helm")
-    if on_path:
-        return on_path
-    spare = pathlib.Path("/tmp/tools-test/helm")
-    return str(spare) if spare.is_file() else None
+    return helm.find_binary()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,6 +16,7 @@ KINDS = ["orchestrationconnections", "orchestrationwebhooks", "serviceruns", "ev
 
 NAMESPACED_RULES = [
     {"apiGroups": [GROUP], "resources": KINDS, "verbs": ["get", "list", "watch", "patch"]},
+    {"apiGroups": [GROUP], "resources": ["serviceruns"], "verbs": ["delete"]},
     {"apiGroups": [GROUP], "resources": [f"{k}/status" for k in KINDS], "verbs": ["get", "patch", "update"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
     {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},

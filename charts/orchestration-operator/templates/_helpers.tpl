@@ -114,6 +114,10 @@ RBAC rules for the namespaced resources the operator works on; the same list ser
 - apiGroups: ["drupal-orchestration.io"]
   resources: ["orchestrationconnections", "orchestrationwebhooks", "serviceruns", "eventpolls"]
   verbs: ["get", "list", "watch", "patch"]
+# ServiceRuns past their ttlSecondsAfterFinished: the operator deletes them (like the Job TTL controller).
+- apiGroups: ["drupal-orchestration.io"]
+  resources: ["serviceruns"]
+  verbs: ["delete"]
 # Their status subresources: the operator writes only status.
 - apiGroups: ["drupal-orchestration.io"]
   resources: ["orchestrationconnections/status", "orchestrationwebhooks/status", "serviceruns/status", "eventpolls/status"]

@@ -278,8 +278,10 @@ class EventPollStatus(status.ResourceStatus):
     edge_keys: list[str] = pydantic.Field(
         default_factory=list,
         max_length=MAX_EDGE_KEYS,
-        description="Stable ids of the events already delivered at the cursor's edge (the overlap asked "
-        f"again on the next poll), at most {MAX_EDGE_KEYS}.",
+        description="What was already delivered at the cursor's edge (the overlap asked again on the next "
+        "poll): entries '<timestamp>:<key>' (mode timestamp) or '<key>' (mode id), where <key> is an "
+        "event id (32 hex digits) or '*' for a value whose every event counts as delivered; at most "
+        f"{MAX_EDGE_KEYS}.",
     )
     cursor_reset: str | None = pydantic.Field(
         default=None,
@@ -351,8 +353,10 @@ KIND = names.Kind(
         names.PrinterColumn(
             name="Cursor",
             type="string",
-            json_path=".status.cursor",
-            description="Position after the newest event delivered to every sink.",
+            # The one value of the cursor (its timestamp or its id): the object itself would print as
+            # map[timestamp:...] on a real API server.
+            json_path=".status.cursor.*",
+            description="The newest timestamp or id delivered to every sink.",
         ),
         names.PrinterColumn(
             name="Last Poll",

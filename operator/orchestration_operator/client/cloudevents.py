@@ -41,6 +41,9 @@ DRAIN_LIMIT: Final = 64 * 1024  # bytes of a response read so that the connectio
 
 ContentMode = Literal["structured", "binary"]
 Sleep = Callable[[float], Awaitable[None]]
+HttpClient = httpx.AsyncClient
+"""The pooled client senders share (:func:`new_http_client`), named here so that callers outside
+``client`` can hold one without importing httpx."""
 
 _TOKEN_RE: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _EXTENSION_RE: Final = re.compile(r"[a-z0-9]{1,20}\Z")
@@ -172,7 +175,7 @@ class DeliveryPolicy:
         return step / 2 + self.random() * step / 2
 
 
-def new_http_client(*, verify: bool | ssl.SSLContext = True, max_connections: int = 100) -> httpx.AsyncClient:
+def new_http_client(*, verify: bool | ssl.SSLContext = True, max_connections: int = 100) -> HttpClient:
     """One client for all senders of a process: no redirects followed, bounded connection pool."""
     return httpx.AsyncClient(
         verify=verify,

@@ -32,7 +32,7 @@ import pydantic
 
 from orchestration_operator import metrics
 from orchestration_operator.api import base, conditions, status
-from orchestration_operator.handlers import kube
+from orchestration_operator.handlers import kube, logref
 from orchestration_operator.reconcile import events, wakeups
 
 CANCELLATION_TIMEOUT = 10.0
@@ -73,7 +73,7 @@ def topics_of(memo: kopf.Memo) -> wakeups.Topics:
     return found
 
 
-QUIET_HANDLERS = ("connection_event", "webhook_event")
+QUIET_HANDLERS = ("connection_event", "webhook_event", "eventpoll_event", "wake_runs_of_a_ready_connection")
 """Watch-event hooks run on every event of their object: kopf's "succeeded" line for them is noise."""
 
 
@@ -204,7 +204,9 @@ async def write_status(
     except kube.Gone:
         return False
     except Exception:  # the API server is down, a timeout: the loop retries after WRITE_RETRY
-        logger.exception("writing the status of %s/%s failed", metadata.namespace, metadata.name)
+        where = {"namespace": metadata.namespace or "default", "name": metadata.name or ""}
+        ref = logref.extra(plural, **where, uid=metadata.uid or "")
+        logger.exception("writing the status of %s/%s failed", where["namespace"], where["name"], extra=ref)
         return False
     written = result.get("status")
     loop.status = dict(written) if isinstance(written, Mapping) else {**current, **patch}

@@ -36,7 +36,7 @@ import kopf
 
 from orchestration_operator import metrics
 from orchestration_operator.api import conditions, names, servicerun
-from orchestration_operator.handlers import kopfapi, kube, shared
+from orchestration_operator.handlers import kopfapi, kube, logref, shared
 from orchestration_operator.reconcile import runstate, sites
 from orchestration_operator.reconcile import servicerun as reconcile
 
@@ -79,12 +79,20 @@ class StartMarker:
             raise reconcile.RunGone(str(error)) from error
 
 
+#: Seconds before deleting an expired run again after a failed attempt (403, 5xx, timeout); the last repeats.
+EXPIRY_RETRY_DELAYS = (5.0, 30.0, 300.0)
+
+
 class Expiries:
-    """Deletes finished runs when their ``ttlSecondsAfterFinished`` is due (one timer per run)."""
+    """Deletes finished runs when their ``ttlSecondsAfterFinished`` is due (one timer per run).
+
+    A failed deletion is logged (with the run's reference, as kopf's own lines) and tried again later.
+    """
 
     def __init__(self) -> None:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     def __len__(self) -> int:
         return len(self._timers)
@@ -97,19 +105,31 @@ class Expiries:
         delay = max(MIN_EXPIRY_DELAY, (at - datetime.datetime.now(datetime.UTC)).total_seconds())
         self._timers[uid] = loop.call_later(delay, self._expire, uid, namespace, name)
 
-    def _expire(self, uid: str, namespace: str, name: str) -> None:
+    def _expire(self, uid: str, namespace: str, name: str, failures: int = 0) -> None:
         self._timers.pop(uid, None)
-        task = asyncio.ensure_future(self._delete(namespace, name))
+        task = asyncio.ensure_future(self._delete(uid, namespace, name, failures))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _delete(self, namespace: str, name: str) -> None:
+    async def _delete(self, uid: str, namespace: str, name: str, failures: int) -> None:
         try:
             await kube.delete_object(plural=PLURAL, namespace=namespace, name=name)
-        except Exception:
-            log.exception("deleting the expired ServiceRun %s/%s failed", namespace, name)
+        except Exception as error:
+            delay = EXPIRY_RETRY_DELAYS[min(failures, len(EXPIRY_RETRY_DELAYS) - 1)]
+            status = getattr(error, "status", None)  # the kubernetes client's ApiException has one
+            why = f"HTTP {status}" if isinstance(status, int) else type(error).__name__
+            log.warning(
+                "Deleting the expired run failed (%s); trying again in %g s.",
+                why,
+                delay,
+                extra=logref.extra(PLURAL, namespace=namespace, name=name, uid=uid),
+            )
+            if not self._stopped and uid not in self._timers:
+                loop = asyncio.get_running_loop()
+                self._timers[uid] = loop.call_later(delay, self._expire, uid, namespace, name, failures + 1)
 
     def cancel_all(self) -> None:
+        self._stopped = True
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
@@ -311,5 +331,10 @@ async def _wake_up(runs: RunMemory, parked: runstate.Parked) -> None:
                 step = dataclasses.replace(step, waiting=True, connection=None)
             _after(runs, body, step)
     except Exception:
-        log.exception("waking the ServiceRun %s/%s failed; trying again later", parked.namespace, parked.name)
+        log.exception(
+            "waking the ServiceRun %s/%s failed; trying again later",
+            parked.namespace,
+            parked.name,
+            extra=logref.extra(PLURAL, namespace=parked.namespace, name=parked.name, uid=parked.uid),
+        )
         runs.waiting.park(parked, delay=reconcile.WAIT_MAX)

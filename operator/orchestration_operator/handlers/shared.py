@@ -42,9 +42,10 @@ async def close_shared_state(memo: kopf.Memo, **_: Any) -> None:
         await registry.aclose()
 
 
-def _count_request(route: str, outcome: str, seconds: float) -> None:
+def _count_request(site: sites.SiteKey, route: str, outcome: str, seconds: float) -> None:
+    namespace, connection_name = site
     metrics.API_LATENCY.labels(route).observe(seconds)
-    metrics.API_REQUESTS.labels("", "", route, outcome).inc()
+    metrics.API_REQUESTS.labels(namespace, connection_name, route, outcome).inc()
 
 
 @kopf.index(names.GROUP, names.VERSION, CONNECTIONS)  # type: ignore[arg-type]

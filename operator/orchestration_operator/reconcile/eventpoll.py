@@ -392,7 +392,13 @@ def next_delay(uid: str, interval: float, now: float) -> float:
     """Seconds from ``now`` to the EventPoll's next slot: the times ``k * interval + phase * interval``
     (on the Unix clock), so polls keep their spread however long cycles take or when the operator
     restarted. In (0, interval]."""
-    offset = phase(uid) * interval
+    return delay_to_phase(phase(uid), interval, now)
+
+
+def delay_to_phase(fraction: float, interval: float, now: float) -> float:
+    """Seconds from ``now`` to the next time ``k * interval + fraction * interval`` on the Unix clock.
+    In (0, interval]. ``spread.Spread`` gives fractions that fill an interval evenly."""
+    offset = fraction * interval
     slot = (math.floor((now - offset) / interval) + 1) * interval + offset
     return max(slot - now, 1e-3)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import ssl
 import time
@@ -140,6 +141,8 @@ class Catalog:
 
 
 ClientFactory = Callable[[SiteKey, SiteConfig], client.OrchestrationClient]
+SiteRequestHook = Callable[[SiteKey, str, str, float], None]
+"""A client's ``on_request`` told which site it is about: ``(site key, route, outcome, seconds)``."""
 
 
 class Site:
@@ -190,16 +193,15 @@ class Site:
         return self._catalog
 
 
-def _default_factory(on_request: client.RequestHook | None) -> ClientFactory:
+def _default_factory(on_request: SiteRequestHook | None) -> ClientFactory:
     def build(key: SiteKey, config: SiteConfig) -> client.OrchestrationClient:
-        del key
         return client.OrchestrationClient(
             config.url,
             auth=config.auth,
             timeout=config.timeout,
             verify=config.verify,
             max_concurrent_requests=config.max_concurrent_requests,
-            on_request=on_request,
+            on_request=None if on_request is None else functools.partial(on_request, key),
             # aiohttp underneath: a tenth of httpx's CPU per request at many requests in flight.
             transport=aiotransport.AiohttpTransport(
                 verify=config.verify,
@@ -221,7 +223,7 @@ class SiteRegistry:
         secret_cache_seconds: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
         client_factory: ClientFactory | None = None,
-        on_request: client.RequestHook | None = None,
+        on_request: SiteRequestHook | None = None,
         retire_after: float = 120.0,
     ) -> None:
         self._secrets = secrets

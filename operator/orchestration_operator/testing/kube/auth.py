@@ -200,6 +200,13 @@ class Authenticator:
     def add(self, token: str, ident: Identity) -> None:
         self.tokens[token] = ident
 
+    def user_of(self, header: str | None) -> str:
+        """The user name a request with this ``Authorization`` header is, or "" when it is refused."""
+        try:
+            return self.authenticate(header).user
+        except errors.Unauthorized:
+            return ""
+
     def authenticate(self, header: str | None) -> Identity:
         if not header and self.anonymous is not None:
             return self.anonymous

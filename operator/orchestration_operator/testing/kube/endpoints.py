@@ -58,6 +58,7 @@ class RequestRecord(NamedTuple):
     path: str  # with the query string
     content_type: str
     status: int  # 499: the client went away before the answer was complete
+    user: str = ""  # who sent it (the token's user, system:anonymous); "" for an unknown token
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,7 +152,8 @@ class Endpoints:
                 # 499, as nginx logs it: the client went away and the (watch) handler was cancelled.
                 status = response.status if response is not None else 499
                 ctype = request.headers.get("Content-Type", "")
-                self._requests.append(RequestRecord(request.method, request.path_qs, ctype, status))
+                user = self.auth.user_of(request.headers.get("Authorization"))
+                self._requests.append(RequestRecord(request.method, request.path_qs, ctype, status, user))
                 self._request_total += 1
         return response
 

@@ -346,7 +346,26 @@ async def test_table_watch_over_http(client: httpx.AsyncClient) -> None:
 
 async def test_requests_are_recorded(client: httpx.AsyncClient, sandbox: server.KubeSandbox) -> None:
     await client.get("/api/v1/namespaces/default/secrets/missing")
-    assert sandbox.request_log()[-1] == ("GET", "/api/v1/namespaces/default/secrets/missing", "", 404)
+    assert sandbox.request_log()[-1] == (
+        "GET",
+        "/api/v1/namespaces/default/secrets/missing",
+        "",
+        404,
+        "sandbox-admin",
+    )
+
+
+async def test_the_request_log_names_who_sent_each_request(sandbox: server.KubeSandbox) -> None:
+    sandbox.add_token("reader-token", user="reader", rules=[])
+    path = "/api/v1/namespaces/default/configmaps"
+    async with httpx.AsyncClient(base_url=sandbox.url) as http:
+        for headers in ({"Authorization": "Bearer reader-token"}, {"Authorization": "Bearer wrong"}, {}):
+            await http.get(path, headers=headers)
+    assert [(r.user, r.status) for r in sandbox.request_log()[-3:]] == [
+        ("reader", 403),
+        ("", 401),
+        ("system:anonymous", 200),
+    ]
 
 
 async def test_request_log_is_bounded_and_positioned() -> None:
