@@ -54,7 +54,7 @@ def test_kopf_lifecycle_dropped_watch_and_410(
     obj = _status(kube_sandbox, lambda s: s.get("phase") == "Created")
     assert obj["metadata"]["finalizers"] == ["sandbox.example.com/probe"]
     assert obj["status"]["observedSize"] == 1
-    assert any(m == "PATCH" and "/probes/p1/status" in p for m, p, _, _ in kube_sandbox.request_log())
+    assert any(m == "PATCH" and "/probes/p1/status" in p for m, p, *_ in kube_sandbox.request_log())
 
     # kopf posted Events about it (POST with generateName), visible to kubectl.
     deadline = time.monotonic() + 10
@@ -87,7 +87,7 @@ def test_kopf_lifecycle_dropped_watch_and_410(
     kubectl("patch", "probe", "p1", "--type=merge", "-p", '{"spec":{"size":4}}')
     _status(kube_sandbox, lambda s: s.get("observedSize") == 4, timeout=20)
     later = kube_sandbox.request_log(since=seen)
-    relists = [p for m, p, _, _ in later if m == "GET" and "/probes" in p and "watch=" not in p]
+    relists = [p for m, p, *_ in later if m == "GET" and "/probes" in p and "watch=" not in p]
     assert relists, f"kopf did not re-list probes after the 410; requests: {later}"
 
     # Delete: kubectl waits until kopf's delete handler has run and its finalizer is gone.

@@ -167,8 +167,10 @@ class Operator(LoggedProcess):
         env: Mapping[str, str] | None = None,
         python_args: Sequence[str] = (),
         kopf_file: pathlib.Path | None = None,
+        ready: str | None = READY,
         timeout: float = 30.0,
     ) -> None:
+        """Start it; wait for the log line ``ready`` (None: do not wait, e.g. at log level warning)."""
         command = [
             sys.executable,
             *python_args,
@@ -194,12 +196,13 @@ class Operator(LoggedProcess):
                 "-A",
                 str(kopf_file),
             ]
-        start = log_path.stat().st_size if log_path.exists() else 0
         super().__init__(
             command, env=python_env({"KUBECONFIG": str(kubeconfig), **(env or {})}), log_path=log_path
         )
+        if ready is None:
+            return
         try:
-            self.wait_for_log(self.READY, timeout=timeout, after=start)
+            self.wait_for_log(ready, timeout=timeout)
         except ProcessError:
             self.stop()
             raise

@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=int, default=1000, help="ServiceRuns in the burst (default: 1000)")
     parser.add_argument("--latency-ms", type=int, default=50, help="the service's run time (default: 50)")
     parser.add_argument("--concurrency", type=int, default=20, help="maxConcurrentRequests (default: 20)")
-    parser.add_argument("--warmup", type=int, default=20, help="warm-up runs (default: 20)")
+    parser.add_argument("--warmup", type=int, default=20, help="warm-up runs, at least 1 (default: 20)")
     parser.add_argument(
         "--paced", type=int, default=40, help="runs of the paced phase (default: 40; 0: skip)"
     )
@@ -256,11 +256,10 @@ async def _measure(
             log_path=directory / "operator.log",
             python_args=python_args,
             kopf_file=args.baseline,
+            ready=None,  # the warm-up runs tell when the operator handles runs, at any log level
         )
-        if args.warmup:
-            await driver.run_batch(
-                "bench-warmup", args.warmup, concurrency=args.warmup, interval=0, deadline=args.timeout
-            )
+        warmup = max(1, args.warmup)
+        await driver.run_batch("bench-warmup", warmup, concurrency=warmup, interval=0, deadline=args.timeout)
         control = emulator.control
         before = len(control.request_log)  # the burst's requests are the ones after this
         spy = None
@@ -324,7 +323,7 @@ async def _measure(
 
 def run(args: argparse.Namespace) -> Report:
     report = Report(runs=args.runs, latency_ms=args.latency_ms, concurrency=args.concurrency)
-    report.other_runs = args.warmup + args.paced
+    report.other_runs = max(1, args.warmup) + args.paced
     report.ideal_seconds = args.runs * args.latency_ms / 1000 / args.concurrency
     with tempfile.TemporaryDirectory(prefix="bench-servicerun-") as tmp:
         directory = args.keep or pathlib.Path(tmp)
