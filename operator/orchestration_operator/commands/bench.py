@@ -22,6 +22,14 @@ TARGETS: dict[str, tuple[str, str]] = {
         "orchestration_operator.testing.bench.eventpoll",
         "1,000 EventPolls held: polls per second (busiest vs mean), writes per poll, RSS, CPU",
     ),
+    "sandbox": (
+        "orchestration_operator.testing.bench.sandbox",
+        "the Kubernetes API sandbox: writes/s, write-to-watch-event latency, memory for 10,000 objects",
+    ),
+    "client": (
+        "orchestration_operator.commands.bench_client",
+        "the Orchestration API client's overhead per request over raw httpx",
+    ),
 }
 
 
