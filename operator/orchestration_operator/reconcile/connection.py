@@ -2,9 +2,10 @@
 
 One probe (:func:`probe`) re-resolves the Connection's Secrets (``SiteRegistry.site_for(fresh=True)``:
 a rotated or fixed Secret takes effect at the next probe, without a restart), lists the site's
-services, hands the list to the site's catalog cache (``Site.remember_catalog``: a ServiceRun right
-after a probe needs no fetch of its own), and returns the new status, the Events for a state change,
-and when to probe next. The caller (``handlers/connection.py``) writes the status and sleeps.
+services through the site's catalog cache (``Site.refresh_catalog``: one fetch shared with any
+ServiceRun that needs the catalog meanwhile, and none of its own right after a probe), and returns the
+new status, the Events for a state change, and when to probe next. The caller
+(``handlers/connection.py``) writes the status and sleeps.
 
 Conditions (see ``reconcile.failures`` for which reasons stall):
 
@@ -120,7 +121,8 @@ async def probe(
         return Probe(status=conn.status, asked_site=False, delay=recheck)
 
     try:
-        services = await site.client.list_services()
+        # Through the site's single flight: runs that need the catalog meanwhile share this fetch.
+        services = list((await site.refresh_catalog()).services.values())
     except client.OrchestrationError as error:
         failure = failures.from_client_error(error, fallback=conditions.INVALID_RESPONSE)
         memory.failures += 1
@@ -137,7 +139,6 @@ async def probe(
 
     memory.failures = 0
     memory.refused = None
-    site.remember_catalog(services)
     count = len(services)
     updated = conditions.mark_ready(
         conn.status.conditions,

@@ -187,10 +187,9 @@ class Site:
         services = await self.client.list_services()
         return Catalog(services={service.id: service for service in services}, fetched_at=self._clock())
 
-    def remember_catalog(self, services: list[client.Service]) -> Catalog:
-        """Store a catalog fetched elsewhere (the Connection's probe lists services anyway)."""
-        self._catalog = Catalog(services={s.id: s for s in services}, fetched_at=self._clock())
-        return self._catalog
+    async def refresh_catalog(self) -> Catalog:
+        """Fetch the catalog now (the Connection's probe), sharing a fetch already under way."""
+        return await self.catalog(max_age=0)
 
 
 def _default_factory(on_request: SiteRequestHook | None) -> ClientFactory:

@@ -65,8 +65,10 @@ class FakeSite:
         self.config = FakeConfig()
         self.remembered: list[client.Service] | None = None
 
-    def remember_catalog(self, services: list[client.Service]) -> None:
+    async def refresh_catalog(self) -> Any:
+        services = await self.client.list_services()
         self.remembered = list(services)
+        return sites.Catalog(services={s.id: s for s in services}, fetched_at=0.0)
 
 
 class FakeSites:

@@ -203,3 +203,21 @@ async def test_a_failed_catalog_fetch_is_not_cached() -> None:
         assert list((await site.catalog()).services) == ["eca::hello"]
     finally:
         await registry.aclose()
+
+
+async def test_a_probe_refresh_and_a_run_share_one_fetch() -> None:
+    calls: list[str] = []
+    registry = sites.SiteRegistry(
+        secrets=FakeSecrets({"creds": {"username": b"u", "password": b"p"}}),
+        client_factory=counting_factory(calls),
+    )
+    try:
+        site = await registry.site_for(make_conn(BASIC))
+        refreshed, needed = await asyncio.gather(site.refresh_catalog(), site.catalog())
+        assert refreshed is needed
+        assert site.catalog_fetches == 1
+        await site.catalog()  # fresh enough: no fetch
+        await site.refresh_catalog()  # a probe always asks the site
+        assert site.catalog_fetches == 2
+    finally:
+        await registry.aclose()
