@@ -1,4 +1,5 @@
 -- Argo CD health of OrchestrationConnection resources (drupal-orchestration.io).
+-- Generated from deploy/argocd/conditions-health.lua.tmpl by scripts/sync-argocd-health: edit the template.
 -- Healthy when Ready=True for the current generation; Degraded when Stalled=True (only a change of
 -- spec or of a referenced Secret can help); Progressing otherwise: not yet observed, reconciling,
 -- waiting for its connection, retrying.
