@@ -29,12 +29,8 @@ import dataclasses
 import os
 from collections.abc import Mapping
 
-from orchestration_operator.api import names
-
 PREFIX = "ORCHESTRATION_OPERATOR_"
 
-#: Our finalizer (one definition, in ``api.names``).
-FINALIZER = names.FINALIZER
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 

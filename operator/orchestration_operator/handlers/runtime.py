@@ -20,14 +20,14 @@ from typing import Any
 
 import kopf
 
-from orchestration_operator import settings as settings_module
+from orchestration_operator.api import names
 
 STATUS_STORAGE_NAME = "kopf"
 
 
 def configure_kopf(settings: kopf.OperatorSettings) -> None:
     """Apply our persistence and posting choices to kopf's settings (also used by tests)."""
-    settings.persistence.finalizer = settings_module.FINALIZER
+    settings.persistence.finalizer = names.FINALIZER
     settings.persistence.progress_storage = kopf.StatusProgressStorage(name=STATUS_STORAGE_NAME)
     settings.persistence.diffbase_storage = kopf.StatusDiffBaseStorage(name=STATUS_STORAGE_NAME)
     settings.posting.loggers = False
