@@ -12,14 +12,14 @@ No secret appears in a repr, a message or a log line: only the username is shown
 from __future__ import annotations
 
 import abc
-import asyncio
 import base64
 import dataclasses
 import re
-from collections.abc import Awaitable, Callable, Iterable
-from typing import ClassVar, Generic, Protocol, TypeVar
+from collections.abc import Iterable
+from typing import ClassVar, Protocol, TypeVar
 
 from orchestration_operator.client import errors
+from orchestration_operator.client.singleflight import SingleFlight
 
 T = TypeVar("T")
 
@@ -169,29 +169,6 @@ class LoginAuth(Auth):
 
     def __repr__(self) -> str:
         return f"LoginAuth(username={self.username!r}, password={_HIDDEN})"
-
-
-class SingleFlight(Generic[T]):
-    """Runs one operation on behalf of every caller that asks while it is in flight.
-
-    Callers share its result or its exception; a caller that is cancelled does not cancel it for the
-    others. The next call after it finished starts a new one.
-    """
-
-    def __init__(self) -> None:
-        self._task: asyncio.Future[T] | None = None
-
-    async def run(self, operation: Callable[[], Awaitable[T]]) -> T:
-        task = self._task
-        if task is None:
-            task = self._task = asyncio.ensure_future(operation())
-            task.add_done_callback(self._finished)
-        return await asyncio.shield(task)
-
-    def _finished(self, task: asyncio.Future[T]) -> None:
-        self._task = None
-        if not task.cancelled():
-            task.exception()  # mark it retrieved even if every caller was cancelled meanwhile
 
 
 def session_from_login(set_cookies: Iterable[str], csrf_token: object) -> Session | None:

@@ -99,8 +99,8 @@ async def create_eventpoll_state(memo: kopf.Memo, **_: Any) -> None:
     memo[SECRET_TTL_KEY] = settings.from_env().secret_cache_seconds
 
 
-@kopf.on.cleanup()
-async def close_eventpoll_state(memo: kopf.Memo, **_: Any) -> None:
+async def close(memo: kopf.Memo) -> None:
+    """Close the sinks' HTTP client (called by ``handlers.all.shutdown``; the poll daemons are gone)."""
     http: cloudevents.HttpClient | None = memo.get(HTTP_CLIENT_KEY)
     if http is not None:
         await http.aclose()

@@ -156,6 +156,7 @@ class RunMemory:
     sites: sites.SiteRegistry | None = None
     wakes: asyncio.Semaphore = dataclasses.field(default_factory=lambda: asyncio.Semaphore(WAKE_CONCURRENCY))
     tasks: set[asyncio.Task[None]] = dataclasses.field(default_factory=set)
+    stopping: bool = False  # the operator is shutting down: wake-ups not yet under way do nothing
 
     def lock(self, uid: str) -> asyncio.Lock:
         """One lock per run: a kopf handler call and a wake-up never work on the same run at once."""
@@ -177,12 +178,21 @@ async def create_run_memory(memo: kopf.Memo, **_: Any) -> None:
     memo.serviceruns = runs
 
 
-@kopf.on.cleanup()
-async def stop_timers(memo: kopf.Memo, **_: Any) -> None:
+async def stop(memo: kopf.Memo, *, grace: float) -> None:
+    """Stop the timers and let wake-ups in flight finish (up to ``grace`` s); start no new ones.
+
+    Called by ``handlers.all.shutdown`` before the sites' clients are closed: a run woken outside kopf
+    (its Connection turned Ready) may be in the middle of its execute call, and a graceful stop must let
+    it record the outcome, as kopf lets its own handlers finish (``queueing.exit_timeout``).
+    """
     runs: RunMemory | None = getattr(memo, "serviceruns", None)
-    if runs is not None:
-        runs.expiries.cancel_all()
-        runs.waiting.clear()
+    if runs is None:
+        return
+    runs.stopping = True
+    runs.expiries.cancel_all()
+    runs.waiting.clear()
+    if runs.tasks:
+        await asyncio.wait(set(runs.tasks), timeout=grace)
 
 
 @kopf.on.resume(names.GROUP, names.VERSION, PLURAL, backoff=5)
@@ -308,6 +318,8 @@ async def _wake_up(runs: RunMemory, parked: runstate.Parked) -> None:
     assert resource is not None
     try:
         async with runs.wakes, runs.lock(parked.uid):
+            if runs.stopping:
+                return  # the next operator finds the run where it is (Pending) and goes on
             if parked.uid in runs.waiting:  # a kopf handler call parked it again meanwhile
                 return
             body = await kopfapi.get_object(

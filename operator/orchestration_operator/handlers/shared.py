@@ -35,8 +35,8 @@ async def create_shared_state(memo: kopf.Memo, **_: Any) -> None:
     )
 
 
-@kopf.on.cleanup()
-async def close_shared_state(memo: kopf.Memo, **_: Any) -> None:
+async def close(memo: kopf.Memo) -> None:
+    """Close every site's client (called last by ``handlers.all.shutdown``)."""
     registry: sites.SiteRegistry | None = getattr(memo, "sites", None)
     if registry is not None:
         await registry.aclose()

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 
 from orchestration_operator import client
 from orchestration_operator.api import conditions, connection, durations
-from orchestration_operator.client import aiotransport
+from orchestration_operator.client import aiotransport, singleflight
 from orchestration_operator.reconcile import ports
 
 SiteKey = tuple[str, str]  # (namespace, connection name)
@@ -156,7 +156,7 @@ class Site:
         self.client = api
         self._clock = clock
         self._catalog: Catalog | None = None
-        self._fetching: asyncio.Future[Catalog] | None = None
+        self._fetching: singleflight.SingleFlight[Catalog] = singleflight.SingleFlight()
         self.catalog_fetches = 0
 
     @property
@@ -172,20 +172,14 @@ class Site:
         cached = self._catalog
         if cached is not None and self._clock() - cached.fetched_at < max_age:
             return cached
-        if self._fetching is None:
-            self._fetching = asyncio.ensure_future(self._fetch())
-            self._fetching.add_done_callback(self._fetched)
-        return await asyncio.shield(self._fetching)
-
-    def _fetched(self, future: asyncio.Future[Catalog]) -> None:
-        self._fetching = None
-        if not future.cancelled() and future.exception() is None:
-            self._catalog = future.result()
+        return await self._fetching.run(self._fetch)
 
     async def _fetch(self) -> Catalog:
         self.catalog_fetches += 1
         services = await self.client.list_services()
-        return Catalog(services={service.id: service for service in services}, fetched_at=self._clock())
+        catalog = Catalog(services={service.id: service for service in services}, fetched_at=self._clock())
+        self._catalog = catalog
+        return catalog
 
     async def refresh_catalog(self) -> Catalog:
         """Fetch the catalog now (the Connection's probe), sharing a fetch already under way."""
