@@ -16,6 +16,9 @@ variable                       meaning                                          
 ``LOG_FORMAT``                 ``text`` or ``json``                                        ``text``
 ``LOG_LEVEL``                  ``debug``, ``info``, ``warning``, ``error``                 ``info``
 ``SECRET_CACHE_SECONDS``       how long a read Secret is reused before it is read again    ``10``
+``SUCCESS_EVENTS``             ``false``: no ``Normal Succeeded`` Event per successful      ``true``
+                               ServiceRun (failures always post one); for installations
+                               that run bursts of thousands of runs (one API write each)
 =============================  ==========================================================  =========
 
 The default peering name is ``orchestration-operator``.
@@ -51,6 +54,7 @@ class Settings:
     log_format: str = "text"
     log_level: str = "info"
     secret_cache_seconds: float = 10.0
+    success_events: bool = True
 
     @property
     def clusterwide(self) -> bool:
@@ -111,6 +115,8 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         values["log_level"] = _choice("LOG_LEVEL", raw, LOG_LEVELS)
     if (raw := get("SECRET_CACHE_SECONDS")) is not None:
         values["secret_cache_seconds"] = float(_int("SECRET_CACHE_SECONDS", raw, maximum=3600))
+    if (raw := get("SUCCESS_EVENTS")) is not None:
+        values["success_events"] = _bool("SUCCESS_EVENTS", raw)
     settings = Settings(**values)  # type: ignore[arg-type]
     if settings.all_namespaces and settings.namespaces:
         raise SettingsError(f"{PREFIX}ALL_NAMESPACES and {PREFIX}NAMESPACES contradict each other")

@@ -254,6 +254,24 @@ def test_each_result_shape_succeeds_and_kubectl_wait_returns(srun: Stack) -> Non
     table = srun.kubectl("get", "srun", "-n", "shapes").stdout
     assert re.search(r"^object\s+eca::object\s+Succeeded\s+True\s+Succeeded\s", table, re.MULTILINE)
 
+    # "Run finished": one Normal Succeeded event per run (posted in the background), never the result.
+    deadline = time.monotonic() + 20
+    while True:
+        events = [
+            e
+            for e in srun.sandbox.list_objects("", "v1", "events", "shapes")
+            if e["involvedObject"]["kind"] == "ServiceRun" and e["reason"] == "Succeeded"
+        ]
+        if len(events) >= len(runs) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert sorted(e["involvedObject"]["name"] for e in events) == sorted(runs)
+    assert {e["type"] for e in events} == {"Normal"}
+    by_name = {e["involvedObject"]["name"]: e["message"] for e in events}
+    assert by_name["token"].startswith('"eca::token" returned ')
+    assert SECRET_VALUE not in "".join(by_name.values())
+    assert "sent" not in by_name["object"]
+
 
 # --- refused or failed --------------------------------------------------------------------------------------
 

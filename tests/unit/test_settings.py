@@ -18,6 +18,7 @@ from orchestration_operator import settings
         ({"ORCHESTRATION_OPERATOR_HEALTH_PORT": "0"}, settings.Settings(health_port=0)),
         ({"ORCHESTRATION_OPERATOR_LOG_FORMAT": "JSON"}, settings.Settings(log_format="json")),
         ({"ORCHESTRATION_OPERATOR_SECRET_CACHE_SECONDS": "3"}, settings.Settings(secret_cache_seconds=3.0)),
+        ({"ORCHESTRATION_OPERATOR_SUCCESS_EVENTS": "false"}, settings.Settings(success_events=False)),
     ],
 )
 def test_from_env(env: dict[str, str], expected: settings.Settings) -> None:

@@ -17,8 +17,9 @@ The start marker goes through kopf's own API client (``kopfapi``), not a thread.
   did not run) is a ``kopf.TemporaryError``.
 - ``ttlSecondsAfterFinished``: a timer in this process deletes the run when due (also for runs found
   finished at startup, through the resume handler).
-- Events only for what a person should look at (refusals, failures, unknown outcomes, unknown keys);
-  results and service error texts are never logged and never put in events.
+- Events for what a person should look at: refusals, failures, unknown outcomes, unknown keys, and a
+  ``Normal Succeeded`` per finished run ("run finished", as a Job's ``Completed``; off with the setting
+  ``SUCCESS_EVENTS=false``). Results and service error texts are never logged and never put in events.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 
 import kopf
 
-from orchestration_operator import metrics
+from orchestration_operator import metrics, settings
 from orchestration_operator.api import conditions, names, servicerun
 from orchestration_operator.handlers import kopfapi, kube, logref, shared
 from orchestration_operator.reconcile import runstate, sites
@@ -157,6 +158,7 @@ class RunMemory:
     wakes: asyncio.Semaphore = dataclasses.field(default_factory=lambda: asyncio.Semaphore(WAKE_CONCURRENCY))
     tasks: set[asyncio.Task[None]] = dataclasses.field(default_factory=set)
     stopping: bool = False  # the operator is shutting down: wake-ups not yet under way do nothing
+    success_events: bool = True  # settings.SUCCESS_EVENTS: a Normal Succeeded Event per successful run
 
     def lock(self, uid: str) -> asyncio.Lock:
         """One lock per run: a kopf handler call and a wake-up never work on the same run at once."""
@@ -173,7 +175,7 @@ class RunMemory:
 
 @kopf.on.startup()
 async def create_run_memory(memo: kopf.Memo, **_: Any) -> None:
-    runs = RunMemory()
+    runs = RunMemory(success_events=settings.from_env().success_events)
     runs.room = runstate.WaitingRoom(wake=functools.partial(_wake, runs))
     memo.serviceruns = runs
 
@@ -291,6 +293,8 @@ def _after(runs: RunMemory, body: Mapping[str, Any], step: reconcile.Step) -> No
     name = metadata.get("name") or ""
     uid = metadata.get("uid") or ""
     for event in step.events:
+        if event.reason == conditions.SUCCEEDED and not runs.success_events:
+            continue
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)  # type: ignore[arg-type]
     if step.outcome is not None:
         outcome = step.outcome

@@ -349,6 +349,10 @@ async def _succeeded(
     if attempt > 1:
         message += f" (attempt {attempt})"
     reported = result.reported_error
+    # "Run finished" for people watching Events (as a Job's Completed): what ran, for how long, where the
+    # result went; never the result or the text the service reported.
+    announced = message if reported is None else message + '; the result reports "success": false'
+    events = [*events, Event("Normal", conditions.SUCCEEDED, announced)]
     if reported is not None:
         shown = "see the result Secret" if spec.result.sensitive else repr(runoutcomes.shorten(reported, 200))
         message += f'. Note: the site answered 200 but the result reports "success": false ({shown})'

@@ -116,7 +116,9 @@ async def test_success_puts_the_result_in_status_or_an_owned_object(
     assert without_conditions(step.status) == expected
     assert step.retry_after is None
     assert step.finished
-    assert step.events == ()
+    assert [(e.type, e.reason, e.message) for e in step.events] == [
+        ("Normal", "Succeeded", message(step.status))
+    ]
     assert step.outcome == reconcile.Outcome(reconcile.servicerun.Phase.SUCCEEDED, "Succeeded", 0.0)
 
 
@@ -135,6 +137,11 @@ async def test_a_200_that_reports_success_false_is_succeeded_with_a_note(
     assert message(step.status).endswith(
         f'Note: the site answered 200 but the result reports "success": false ({shown})'
     )
+    # The Event says so too, but never with the text the service reported.
+    [event] = step.events
+    assert (event.type, event.reason) == ("Normal", "Succeeded")
+    assert event.message.endswith('; the result reports "success": false')
+    assert "Agent is not available" not in event.message
 
 
 async def test_a_result_that_cannot_be_stored_still_succeeds_with_its_digest() -> None:
@@ -390,7 +397,8 @@ async def test_unknown_keys_warn_by_default_and_execute() -> None:
             "UnknownConfigKeys",
             'config key "user" is not declared by the service; did you mean "user_id"?; executing anyway '
             "(unknownKeys: Warn)",
-        )
+        ),
+        ("Normal", "Succeeded", message(step.status)),
     ]
 
 
@@ -704,7 +712,10 @@ async def test_a_rerun_over_a_call_lost_in_flight_warns_and_executes() -> None:
     step = await reconcile.reconcile(make_run(status=IN_FLIGHT, rerun="x"), world.deps())
     assert len(world.executor.calls) == 1
     assert step.status["phase"] == "Succeeded"
-    assert [(e.type, e.reason) for e in step.events] == [("Warning", "OutcomeUnknown")]
+    assert [(e.type, e.reason) for e in step.events] == [
+        ("Warning", "OutcomeUnknown"),
+        ("Normal", "Succeeded"),
+    ]
     assert "Starting the execution for drupal-orchestration.io/rerun='x'" in step.events[0].message
 
 

@@ -1,5 +1,9 @@
-"""ServiceRun shutdown: wake-ups in flight (a run woken outside kopf, mid-execute) finish before the sites'
-clients close; wake-ups not yet under way do nothing; the grace period bounds the wait."""
+"""ServiceRun handlers' process state.
+
+- Shutdown: wake-ups in flight (a run woken outside kopf, mid-execute) finish before the sites' clients
+  close; wake-ups not yet under way do nothing; the grace period bounds the wait.
+- Events: the success Event follows the SUCCESS_EVENTS setting; the others are always posted.
+"""
 
 from __future__ import annotations
 
@@ -66,3 +70,32 @@ async def test_stop_gives_up_after_the_grace_period() -> None:
         await servicerun.stop(types.SimpleNamespace(serviceruns=runs), grace=0.05)  # type: ignore[arg-type]
     assert not hung.done()
     hung.cancel()
+
+
+@pytest.mark.parametrize(
+    ("success_events", "posted"),
+    [
+        (True, [("Warning", "UnknownConfigKeys"), ("Normal", "Succeeded")]),
+        (False, [("Warning", "UnknownConfigKeys")]),  # ORCHESTRATION_OPERATOR_SUCCESS_EVENTS=false
+    ],
+)
+def test_the_success_event_follows_the_setting(
+    monkeypatch: pytest.MonkeyPatch, success_events: bool, posted: list[tuple[str, str]]
+) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def event(body: Any, **fields: str) -> None:
+        seen.append((fields["type"], fields["reason"]))
+
+    monkeypatch.setattr(servicerun.kopf, "event", event)
+    runs = run_memory()
+    runs.success_events = success_events
+    body = {"metadata": {"namespace": "team", "name": "welcome", "uid": "u-1"}}
+    step = servicerun.reconcile.Step(
+        events=(
+            servicerun.reconcile.Event("Warning", "UnknownConfigKeys", "config key x is not declared"),
+            servicerun.reconcile.Event("Normal", "Succeeded", '"eca::x" returned an object in 0.05s'),
+        )
+    )
+    servicerun._after(runs, body, step)
+    assert seen == posted
