@@ -1,7 +1,9 @@
-"""``orchestration-operator bench eventpoll``: 1,000 EventPolls held by the operator.
+"""``orchestration-operator bench eventpoll``: 1,000 EventPolls held, beside 10,000 finished ServiceRuns.
 
-Sandbox, emulator and operator each run in their own process (``processes``); this process creates
-``--objects`` EventPolls of one Connection, all with the same ``--interval`` and an empty poll source
+Sandbox, emulator and operator each run in their own process (``processes``); this process first runs
+``--serviceruns`` ServiceRuns to completion (a service that answers at once; the operator then holds them,
+as a cluster with a history of runs), then creates ``--objects`` EventPolls of one Connection, all with
+the same ``--interval`` and an empty poll source
 (so each cycle is one poll and one status write), waits until every one has polled, waits one more
 interval (the creation burst's first polls are behind), then counts the polls the emulator received per
 second over ``--window`` intervals. Printed:
@@ -36,12 +38,19 @@ from orchestration_operator.api import names
 from orchestration_operator.testing.bench import processes
 
 NAMESPACE = "bench"
+RUNS_NAMESPACE = "bench-runs"
 RATIO_TARGET = 2.0
 RSS_TARGET_MIB = 256.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--objects", type=int, default=1000, help="EventPolls to hold (default: 1000)")
+    parser.add_argument(
+        "--serviceruns",
+        type=int,
+        default=10000,
+        help="finished ServiceRuns held besides, for the RSS target (default: 10000; 0: none)",
+    )
     parser.add_argument("--interval", type=int, default=30, help="their interval in seconds (default: 30)")
     parser.add_argument("--window", type=int, default=2, help="intervals measured (default: 2)")
     parser.add_argument("--concurrency", type=int, default=20, help="maxConcurrentRequests (default: 20)")
@@ -66,6 +75,8 @@ class Report:
     objects: int
     interval: int
     window: int
+    serviceruns: int = 0
+    serviceruns_seconds: float = 0.0
     per_second: list[int] = dataclasses.field(default_factory=list)
     status_writes_per_poll: float = 0.0
     other_writes_per_eventpoll: float = 0.0
@@ -100,7 +111,8 @@ class Report:
             f"{count}: {times}s" for count, times in sorted(collections.Counter(self.per_second).items())
         )
         return [
-            f"eventpoll: {self.objects} EventPolls, interval {self.interval} s, window {seconds} s",
+            f"eventpoll: {self.objects} EventPolls, interval {self.interval} s, window {seconds} s; "
+            f"{self.serviceruns} finished ServiceRuns held (run in {self.serviceruns_seconds:.0f} s)",
             f"  polls in the window       {self.polls} ({self.mean:.1f}/s mean, busiest second "
             f"{self.busiest})",
             f"  busiest / mean            {self.ratio:.2f} (target <= {RATIO_TARGET:g})",
@@ -109,7 +121,7 @@ class Report:
             f"{self.polls_total} polls)",
             f"  other writes per object   {self.other_writes_per_eventpoll:.2f} (kopf's finalizer)",
             f"  operator RSS              {self.rss_mib:.0f} MiB (peak {self.peak_rss_mib:.0f} MiB; target "
-            f"<= {RSS_TARGET_MIB:g} MiB with 10,000 ServiceRuns besides)",
+            f"<= {RSS_TARGET_MIB:g} MiB with 10,000 ServiceRuns and 1,000 EventPolls)",
             f"  operator CPU              {self.cpu_seconds / max(seconds, 1):.1%} of one core in the window",
         ]
 
@@ -148,18 +160,32 @@ async def _measure(
 ) -> processes.Operator:
     # Imported here: they need the testing extra, and the CLI imports this module for its options.
     from orchestration_operator.testing.bench import driver as driver_module
+    from orchestration_operator.testing.bench import servicerun as servicerun_bench
     from orchestration_operator.testing.drupal import process as drupal_process
 
-    emulator = drupal_process.EmulatorProcess("--quiet")
+    catalog = directory / "catalog.yaml"
+    servicerun_bench.write_catalog(catalog, latency_ms=0, service=driver_module.SERVICE)
+    emulator = drupal_process.EmulatorProcess("--quiet", "--catalog", str(catalog))
     emulator_url = emulator.start()
     driver = driver_module.Driver(sandbox.url, _token(sandbox.kubeconfig))
     operator: processes.Operator | None = None
     try:
-        await driver.install(namespaces=(NAMESPACE,), emulator_url=emulator_url, concurrency=args.concurrency)
+        await driver.install(
+            namespaces=(NAMESPACE, RUNS_NAMESPACE), emulator_url=emulator_url, concurrency=args.concurrency
+        )
         python_args = ("-m", "cProfile", "-o", str(args.profile)) if args.profile else ()
         operator = processes.Operator(
             kubeconfig=sandbox.kubeconfig, log_path=directory / "operator.log", python_args=python_args
         )
+        if args.serviceruns:
+            began = time.monotonic()
+            _, _, phases = await driver.run_batch(
+                RUNS_NAMESPACE, args.serviceruns, concurrency=32, interval=0, deadline=args.timeout
+            )
+            report.serviceruns_seconds = time.monotonic() - began
+            failed = sum(1 for phase in phases.values() if phase != "Succeeded")
+            if failed:
+                raise RuntimeError(f"{failed} of {args.serviceruns} ServiceRuns did not succeed")
         path = f"{driver_module.GROUP_PATH}/namespaces/{NAMESPACE}/eventpolls"
         gate = asyncio.Semaphore(32)
 
@@ -200,7 +226,9 @@ async def _measure(
 
 
 def run(args: argparse.Namespace) -> Report:
-    report = Report(objects=args.objects, interval=args.interval, window=args.window)
+    report = Report(
+        objects=args.objects, interval=args.interval, window=args.window, serviceruns=args.serviceruns
+    )
     with tempfile.TemporaryDirectory(prefix="bench-eventpoll-") as tmp:
         directory = args.keep or pathlib.Path(tmp)
         directory.mkdir(parents=True, exist_ok=True)

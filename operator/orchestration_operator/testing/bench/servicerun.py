@@ -213,7 +213,8 @@ def _token(kubeconfig: pathlib.Path) -> str:
     return str(config["users"][0]["user"]["token"])
 
 
-def _catalog(path: pathlib.Path, latency_ms: int, service: str) -> None:
+def write_catalog(path: pathlib.Path, *, latency_ms: int, service: str) -> None:
+    """The emulator's catalog for benchmarks: one service answering ``{"ok": true}`` after ``latency_ms``."""
     path.write_text(
         yaml.safe_dump(
             {
@@ -238,7 +239,7 @@ async def _measure(
     from orchestration_operator.testing.drupal import process as drupal_process
 
     emulator_catalog = directory / "catalog.yaml"
-    _catalog(emulator_catalog, args.latency_ms, driver_module.SERVICE)
+    write_catalog(emulator_catalog, latency_ms=args.latency_ms, service=driver_module.SERVICE)
     emulator = drupal_process.EmulatorProcess("--quiet", "--catalog", str(emulator_catalog))
     emulator_url = emulator.start()
     driver: driver_module.Driver = driver_module.Driver(sandbox.url, _token(sandbox.kubeconfig))

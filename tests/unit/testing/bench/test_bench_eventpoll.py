@@ -42,10 +42,11 @@ def test_the_report_judges_spread_and_memory(
 
 def test_the_command_line_takes_the_targets_options() -> None:
     args = cli.build_parser().parse_args(["bench", "eventpoll", "--objects", "10", "--interval", "5"])
-    assert (args.target, args.objects, args.interval, args.window, args.concurrency) == (
+    assert (args.target, args.objects, args.interval, args.window, args.concurrency, args.serviceruns) == (
         "eventpoll",
         10,
         5,
         2,
         20,
+        10000,  # the RSS target holds 10,000 ServiceRuns besides
     )
