@@ -410,10 +410,10 @@ EVENTS = {
     "wrong": [("Warning", "Forbidden")],
     "hook": [("Normal", "Registered"), ("Normal", "Unregistered")],
     "waiting": [],  # waiting for its Connection is not news (the condition says it)
-    "report": [],  # a successful run is silent: its Ready condition, kubectl wait and the metric tell
-    "token": [],
-    "welcome": [],
-    "ttl": [],
+    "report": [("Normal", "Succeeded")],  # "run finished", once per run
+    "token": [("Normal", "Succeeded")],
+    "welcome": [("Normal", "Succeeded")],
+    "ttl": [("Normal", "Succeeded")],
     "boom": [("Warning", "ServiceFailed")],
     "refused": [("Warning", "ServiceNotFound")],
     "invalid": [("Warning", "ValidationFailed")],

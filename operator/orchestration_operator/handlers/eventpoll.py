@@ -42,7 +42,7 @@ from orchestration_operator import metrics, settings
 from orchestration_operator.api import conditions, durations, names, validation
 from orchestration_operator.api import eventpoll as api
 from orchestration_operator.client import cloudevents
-from orchestration_operator.handlers import kube, logref, loops, shared
+from orchestration_operator.handlers import kopfapi, kube, logref, loops, shared
 from orchestration_operator.reconcile import eventpoll, pollpass, sinkconfig, sites, spread, wakeups
 
 PLURAL: Final = api.KIND.plural
@@ -138,8 +138,8 @@ class StatusWriter:
         if not patch:
             return True
         try:
-            result = await kube.patch_status(
-                plural=PLURAL, namespace=self.namespace, name=self.name, status=patch
+            result = await kopfapi.patch_status(
+                resource=PLURAL, namespace=self.namespace, name=self.name, status=patch, retry=False
             )
         except kube.Gone:
             raise

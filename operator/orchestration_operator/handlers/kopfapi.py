@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import kopf
 
+from orchestration_operator.api import names
 from orchestration_operator.handlers import kube
 
 try:
@@ -34,47 +35,66 @@ except ImportError:  # pragma: no cover - a kopf upgrade moved its internals
 MERGE_PATCH = {"Content-Type": "application/merge-patch+json"}
 
 
+_log = logging.getLogger("orchestration_operator.kopfapi")
+
+
+def resource_of(plural: str) -> kopf.Resource:
+    """One of our own namespaced kinds, by plural."""
+    return kopf.Resource(names.GROUP, names.VERSION, plural, namespaced=True)
+
+
 async def patch_status(
     *,
-    resource: kopf.Resource,
+    resource: kopf.Resource | str,
     namespace: str,
     name: str,
     status: Mapping[str, Any],
-    resource_version: str | None,
-    logger: logging.Logger | logging.LoggerAdapter[Any],
-) -> None:
-    """Merge ``status`` into the object's status, only if it is still at ``resource_version`` (if given).
+    resource_version: str | None = None,
+    logger: logging.Logger | logging.LoggerAdapter[Any] = _log,
+    retry: bool = True,
+) -> dict[str, Any]:
+    """Merge ``status`` into the object's status, only if it is still at ``resource_version`` (if given);
+    returns the object as the API server stored it.
 
-    Raises ``kube.Conflict`` (409: the object changed meanwhile) or ``kube.Gone`` (404), like
-    ``kube.patch_status``. Must run inside the operator (kopf's settings and credentials).
+    ``resource`` is kopf's, or the plural of one of our kinds. Raises ``kube.Conflict`` (409: the object
+    changed meanwhile) or ``kube.Gone`` (404), like ``kube.patch_status``. Must run inside the operator
+    (kopf's settings and credentials). With ``retry`` kopf's client retries transient API errors (5xx,
+    403, 429, connection) with its backoffs (``networking.error_backoffs``: 18 s in all); without it the
+    first failure raises, for callers that retry on their own schedule (the poll and probe loops).
     """
+    if isinstance(resource, str):
+        resource = resource_of(resource)
     if not AVAILABLE:  # pragma: no cover
-        await kube.patch_status(
+        return await kube.patch_status(
             plural=resource.plural,
             namespace=namespace,
             name=name,
             status=status,
             resource_version=resource_version,
         )
-        return
     payload: dict[str, Any] = {"status": dict(status)}
     if resource_version is not None:
         payload["metadata"] = {"resourceVersion": resource_version}
     url = resource.get_url(namespace=cast(Any, namespace), name=name, subresource="status")
     try:
-        await _api.patch(
+        response = await _api.request(
+            method="patch",
             url=url,
             payload=payload,
             headers=dict(MERGE_PATCH),
+            backoffs=None if retry else (),
             settings=_posting.settings_var.get(),
             logger=logger,
         )
+        async with response:
+            stored = await response.json()
     except _errors.APIConflictError as error:
         raise kube.Conflict(
             f"{resource.plural}/{name} changed since resourceVersion {resource_version}"
         ) from error
     except _errors.APINotFoundError as error:
         raise kube.Gone(f"{resource.plural}/{name} not found") from error
+    return cast(dict[str, Any], stored) if isinstance(stored, dict) else {}
 
 
 async def get_object(

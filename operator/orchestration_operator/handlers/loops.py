@@ -32,7 +32,7 @@ import pydantic
 
 from orchestration_operator import metrics
 from orchestration_operator.api import base, conditions, status
-from orchestration_operator.handlers import kube, logref
+from orchestration_operator.handlers import kopfapi, kube, logref
 from orchestration_operator.reconcile import events, wakeups
 
 CANCELLATION_TIMEOUT = 10.0
@@ -198,8 +198,13 @@ async def write_status(
         loop.status = {**current}
         return True
     try:
-        result = await kube.patch_status(
-            plural=plural, namespace=metadata.namespace or "default", name=metadata.name or "", status=patch
+        result = await kopfapi.patch_status(
+            resource=plural,
+            namespace=metadata.namespace or "default",
+            name=metadata.name or "",
+            status=patch,
+            logger=logger,
+            retry=False,  # the loop retries after WRITE_RETRY
         )
     except kube.Gone:
         return False

@@ -17,7 +17,7 @@ from kopf._cogs.aiokits import aioenums  # the stop flag kopf hands to daemons; 
 
 from orchestration_operator import client
 from orchestration_operator.handlers import eventpoll as handler
-from orchestration_operator.handlers import kube
+from orchestration_operator.handlers import kopfapi, kube
 from orchestration_operator.reconcile import spread, wakeups
 from orchestration_operator.testing.drupal import poll_rules
 
@@ -79,7 +79,7 @@ class Kube:
 
 
 class Api:
-    """``kube.patch_status`` against one object's status; ``failures`` are raised first, in order."""
+    """``kopfapi.patch_status`` against one object's status; ``failures`` are raised first, in order."""
 
     def __init__(self, status: dict[str, Any], source: Source) -> None:
         self.status = status
@@ -92,13 +92,15 @@ class Api:
     async def patch_status(
         self,
         *,
-        plural: str,
+        resource: str,
         namespace: str,
         name: str,
         status: Mapping[str, Any],
         resource_version: Any = None,
+        retry: bool = True,
     ) -> dict[str, Any]:
-        assert (plural, namespace, name, resource_version) == ("eventpolls", NAMESPACE, NAME, None)
+        assert (resource, namespace, name, resource_version) == ("eventpolls", NAMESPACE, NAME, None)
+        assert retry is False  # the daemon retries on its own schedule
         self.attempts.append((len(self.source.requests), not self.failures))
         if self.on_write is not None:
             self.on_write(status)
@@ -206,7 +208,7 @@ async def harness(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Callable[...
         memo[handler.SPREAD_KEY] = spread.Spread()
         memo["topics"] = wakeups.Topics()
         posted: list[tuple[str, str]] = []
-        monkeypatch.setattr(kube, "patch_status", api.patch_status)
+        monkeypatch.setattr(kopfapi, "patch_status", api.patch_status)
         monkeypatch.setattr(
             kopf, "event", lambda body, **event: posted.append((event["type"], event["reason"]))
         )

@@ -13,3 +13,8 @@ def test_kopfs_internal_client_is_available() -> None:
     assert issubclass(kopfapi._errors.APIConflictError, kopfapi._errors.APIError)
     assert issubclass(kopfapi._errors.APINotFoundError, kopfapi._errors.APIError)
     assert kopfapi._posting.settings_var.name == "settings_var"
+
+
+def test_a_plural_names_our_own_namespaced_kind() -> None:
+    url = kopfapi.resource_of("eventpolls").get_url(namespace="team", name="feed", subresource="status")
+    assert url == "/apis/drupal-orchestration.io/v1alpha1/namespaces/team/eventpolls/feed/status"
