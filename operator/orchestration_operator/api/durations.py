@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import functools
 import re
 from typing import Final
 
@@ -32,6 +33,7 @@ class DurationError(ValueError):
     """A string that is not a duration this project accepts."""
 
 
+@functools.lru_cache(maxsize=512)  # the same few spec strings, parsed on every handler call
 def parse(text: str) -> datetime.timedelta:
     """Parse ``text`` (``1h30m``, ``1.5s``, ``250ms``, ...) into a timedelta; raise :class:`DurationError`.
 
