@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
+import functools
 import json
 import threading
 from collections.abc import Mapping
@@ -51,10 +53,11 @@ def warm_up() -> None:
 
 
 def reset() -> None:
-    """Forget the loaded credentials (tests that switch API servers)."""
+    """Forget the loaded credentials and the objects written (tests that switch API servers)."""
     global _api
     with _lock:
         _api = None
+        _written.clear()
 
 
 def _owner_reference(owner: Mapping[str, Any]) -> Any:
@@ -211,11 +214,35 @@ async def delete_object(*, plural: str, namespace: str, name: str) -> None:
     await asyncio.to_thread(delete)
 
 
+#: Owned objects this process wrote last (kind, namespace, name), most recent last; bounded.
+_written: collections.OrderedDict[tuple[str, str, str], None] = collections.OrderedDict()
+_WRITTEN_MAX = 4096
+
+
 def _create_or_replace(kind: str, namespace: str, name: str, body: Any) -> None:
+    """Write the whole object: create it, or replace it when it exists.
+
+    An object this process wrote before (an EventPoll's ring ConfigMap, rewritten on each batch) is
+    replaced first, one call; a new one (a run's result) is created first, one call. The other order
+    costs a refused call (409 or 404) and then the right one.
+    """
     api = _core()
+    key = (kind, namespace, name)
+    create = functools.partial(
+        getattr(api, f"create_namespaced_{kind}"), namespace, body, _request_timeout=TIMEOUT
+    )
+    replace = functools.partial(
+        getattr(api, f"replace_namespaced_{kind}"), name, namespace, body, _request_timeout=TIMEOUT
+    )
+    first, second, refused = (replace, create, 404) if key in _written else (create, replace, 409)
     try:
-        getattr(api, f"create_namespaced_{kind}")(namespace, body, _request_timeout=TIMEOUT)
+        first()
     except k8s_exceptions.ApiException as exc:
-        if exc.status != 409:
+        if exc.status != refused:
             raise
-        getattr(api, f"replace_namespaced_{kind}")(name, namespace, body, _request_timeout=TIMEOUT)
+        second()
+    with _lock:
+        _written[key] = None
+        _written.move_to_end(key)
+        while len(_written) > _WRITTEN_MAX:
+            _written.popitem(last=False)
