@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import logging
 import sys
+from typing import Any
 
 from orchestration_operator import metrics
 from orchestration_operator import settings as settings_module
@@ -71,6 +72,23 @@ def resolve(args: argparse.Namespace) -> settings_module.Settings:
     return dataclasses.replace(base, **overrides)  # type: ignore[arg-type]
 
 
+def configure_logging(kopf: Any, config: settings_module.Settings) -> None:
+    """kopf's log format and level from the settings; request logging of httpx off at every level."""
+    kopf.configure(
+        debug=config.log_level == "debug",
+        quiet=config.log_level in ("warning", "error"),
+        log_format=kopf.LogFormat.JSON if config.log_format == "json" else kopf.LogFormat.FULL,
+        log_refkey="object" if config.log_format == "json" else None,
+    )
+    if config.log_level == "error":
+        logging.getLogger().setLevel(logging.ERROR)
+    # httpx logs every request with its full URL (at INFO, httpcore at DEBUG): a sink URL from a Secret
+    # may carry a token in its path. Never, at any level: the client logs each request itself at DEBUG
+    # (route, outcome, milliseconds) and sinks name only scheme and host.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(args: argparse.Namespace) -> int:
     try:
         config = resolve(args)
@@ -82,17 +100,7 @@ def main(args: argparse.Namespace) -> int:
 
     from orchestration_operator.handlers import all as _handlers  # noqa: F401
 
-    kopf.configure(
-        debug=config.log_level == "debug",
-        quiet=config.log_level in ("warning", "error"),
-        log_format=kopf.LogFormat.JSON if config.log_format == "json" else kopf.LogFormat.FULL,
-        log_refkey="object" if config.log_format == "json" else None,
-    )
-    if config.log_level == "error":
-        logging.getLogger().setLevel(logging.ERROR)
-    if config.log_level != "debug":
-        # httpx logs every request at INFO; the client reports failures itself (and requests at DEBUG).
-        logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(kopf, config)
     metrics.serve(config.metrics_port)
     kopf.run(
         standalone=config.standalone,
