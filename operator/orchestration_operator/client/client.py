@@ -74,6 +74,7 @@ class OrchestrationClient:
         retry: retry_.RetryPolicy = retry_.DEFAULT,
         on_request: RequestHook | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        log_extra: Mapping[str, Any] | None = None,
     ) -> None:
         if max_concurrent_requests < 1:
             raise ValueError("max_concurrent_requests must be at least 1")
@@ -88,6 +89,7 @@ class OrchestrationClient:
         self._retry = retry
         self._timeouts = {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}
         self._on_request = on_request
+        self._log_extra = dict(log_extra) if log_extra else None  # ``extra=`` of this client's log lines
         self._urls = {route.name: self.base_url + route.path for route in routes.ALL}
         self._semaphore = asyncio.Semaphore(max_concurrent_requests)
         self._http = transport_.build_http_client(
@@ -217,6 +219,7 @@ class OrchestrationClient:
             lambda: self._attempt(route, content, timeouts),
             idempotent=route.idempotent,
             route=route.name,
+            log_extra=self._log_extra,
         )
 
     async def _attempt(
@@ -282,12 +285,12 @@ class OrchestrationClient:
 
     def _report(self, route: routes.Route, outcome: str, seconds: float) -> None:
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s -> %s in %.1f ms", route, outcome, seconds * 1000)
+            logger.debug("%s -> %s in %.1f ms", route, outcome, seconds * 1000, extra=self._log_extra)
         if self._on_request is not None:
             try:
                 self._on_request(route.name, outcome, seconds)
             except Exception:  # a metrics hook must never break a request
-                logger.exception("the on_request hook failed")
+                logger.exception("the on_request hook failed", extra=self._log_extra)
 
 
 class _Backend:

@@ -19,8 +19,8 @@ import dataclasses
 import email.utils
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from orchestration_operator.client import errors
 
@@ -110,8 +110,11 @@ async def run(
     *,
     idempotent: bool,
     route: str,
+    log_extra: Mapping[str, Any] | None = None,
 ) -> T:
-    """Await ``operation()`` and retry it per ``policy`` while its errors are ``retryable``."""
+    """Await ``operation()`` and retry it per ``policy`` while its errors are ``retryable``.
+
+    ``log_extra`` goes with each retry's log line (``extra=``: which site or object it is about)."""
     retry_number = 0
     while True:
         try:
@@ -128,5 +131,6 @@ async def run(
                 retry_number,
                 policy.attempts - 1,
                 delay,
+                extra=log_extra,
             )
         await policy.sleep(delay)

@@ -13,8 +13,9 @@ from typing import Any
 from orchestration_operator.api import kinds, names
 
 
-def extra(plural: str, *, namespace: str, name: str, uid: str) -> dict[str, Any]:
-    """``extra=`` for a ``logging`` call about our object ``namespace/name`` of resource ``plural``."""
+def extra(plural: str, *, namespace: str, name: str, uid: str | None = None) -> dict[str, Any]:
+    """``extra=`` for a ``logging`` call about our object ``namespace/name`` of resource ``plural``
+    (``uid`` when known: a site's client knows its Connection by name only)."""
     kind = next(candidate.kind for candidate in kinds.ALL if candidate.plural == plural)
     reference = {
         "apiVersion": f"{names.GROUP}/{names.VERSION}",
@@ -23,4 +24,6 @@ def extra(plural: str, *, namespace: str, name: str, uid: str) -> dict[str, Any]
         "uid": uid,
         "namespace": namespace,
     }
+    if uid is None:
+        del reference["uid"]
     return {"k8s_ref": reference}

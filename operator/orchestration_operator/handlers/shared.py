@@ -18,7 +18,7 @@ import kopf
 
 from orchestration_operator import metrics, settings
 from orchestration_operator.api import conditions, connection, names
-from orchestration_operator.handlers import kube
+from orchestration_operator.handlers import kube, logref
 from orchestration_operator.reconcile import sites
 
 CONNECTIONS = "orchestrationconnections"
@@ -32,6 +32,7 @@ async def create_shared_state(memo: kopf.Memo, **_: Any) -> None:
         secrets=memo.kube,
         secret_cache_seconds=config.secret_cache_seconds,
         on_request=_count_request,
+        log_extra=_connection_ref,
     )
 
 
@@ -40,6 +41,12 @@ async def close(memo: kopf.Memo) -> None:
     registry: sites.SiteRegistry | None = getattr(memo, "sites", None)
     if registry is not None:
         await registry.aclose()
+
+
+def _connection_ref(site: sites.SiteKey) -> dict[str, Any]:
+    """The client's retry lines carry the Connection they are about, like kopf's own lines."""
+    namespace, connection_name = site
+    return logref.extra(CONNECTIONS, namespace=namespace, name=connection_name)
 
 
 def _count_request(site: sites.SiteKey, route: str, outcome: str, seconds: float) -> None:

@@ -21,6 +21,7 @@ import hashlib
 import ssl
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from orchestration_operator import client
 from orchestration_operator.api import conditions, connection, durations
@@ -143,6 +144,8 @@ class Catalog:
 ClientFactory = Callable[[SiteKey, SiteConfig], client.OrchestrationClient]
 SiteRequestHook = Callable[[SiteKey, str, str, float], None]
 """A client's ``on_request`` told which site it is about: ``(site key, route, outcome, seconds)``."""
+SiteLogExtra = Callable[[SiteKey], Mapping[str, Any]]
+"""The ``extra=`` of a site client's log lines (its retries): which Connection they are about."""
 
 
 class Site:
@@ -186,7 +189,7 @@ class Site:
         return await self.catalog(max_age=0)
 
 
-def _default_factory(on_request: SiteRequestHook | None) -> ClientFactory:
+def _default_factory(on_request: SiteRequestHook | None, log_extra: SiteLogExtra | None) -> ClientFactory:
     def build(key: SiteKey, config: SiteConfig) -> client.OrchestrationClient:
         return client.OrchestrationClient(
             config.url,
@@ -195,6 +198,7 @@ def _default_factory(on_request: SiteRequestHook | None) -> ClientFactory:
             verify=config.verify,
             max_concurrent_requests=config.max_concurrent_requests,
             on_request=None if on_request is None else functools.partial(on_request, key),
+            log_extra=None if log_extra is None else log_extra(key),
             # aiohttp underneath: a tenth of httpx's CPU per request at many requests in flight.
             transport=aiotransport.AiohttpTransport(
                 verify=config.verify,
@@ -217,12 +221,13 @@ class SiteRegistry:
         clock: Callable[[], float] = time.monotonic,
         client_factory: ClientFactory | None = None,
         on_request: SiteRequestHook | None = None,
+        log_extra: SiteLogExtra | None = None,
         retire_after: float = 120.0,
     ) -> None:
         self._secrets = secrets
         self._ttl = secret_cache_seconds
         self._clock = clock
-        self._factory = client_factory or _default_factory(on_request)
+        self._factory = client_factory or _default_factory(on_request, log_extra)
         self._retire_after = retire_after
         self._sites: dict[SiteKey, Site] = {}
         self._resolved: dict[SiteKey, tuple[float, int | None]] = {}  # key -> (when, generation)

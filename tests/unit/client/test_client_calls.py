@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from typing import Any
 
 import httpx
@@ -375,6 +376,23 @@ async def test_a_failing_hook_does_not_fail_the_call(
     site.on("GET", SERVICES, reply(200, []))
     assert await make_client(on_request=broken).list_services() == []
     assert "the on_request hook failed" in caplog.text
+
+
+async def test_every_log_line_of_a_client_carries_its_log_extra(
+    make_client: ClientFactory, site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    site.on("POST", POLL, reply(503, body=""), reply(200, []))
+    ref = {"kind": "OrchestrationConnection", "namespace": "shop", "name": "site"}
+    caplog.set_level(logging.DEBUG, logger="orchestration_operator.client")
+    await make_client(log_extra={"k8s_ref": ref}).poll("p", timestamp=0)
+    lines = [
+        (re.sub(r"[\d.]+ ms$", "N ms", r.getMessage()), getattr(r, "k8s_ref", None)) for r in caplog.records
+    ]
+    assert lines == [
+        ("POST /orchestration/poll -> 503 in N ms", ref),
+        ("poll failed (ServerError), retry 1 of 3 in 0.50s", ref),
+        ("POST /orchestration/poll -> 200 in N ms", ref),
+    ]
 
 
 async def test_cookies_set_by_the_site_are_not_replayed(make_client: ClientFactory, site: Site) -> None:
