@@ -83,6 +83,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run this kopf operator file instead of ours, to calibrate the machine "
         "(scripts/bench-kopf-baseline.py: kopf alone doing the same writes)",
     )
+    parser.add_argument(
+        "--kopf-floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after our operator, run the same burst with kopf alone doing the same writes "
+        f"({KOPF_FLOOR.name}) and print its ratio and CPU beside ours: the floor kopf sets on "
+        "this machine (default: on, when the checkout has the script)",
+    )
 
 
 @dataclasses.dataclass
@@ -322,6 +330,23 @@ async def _measure(
         emulator.stop()
 
 
+#: A bare kopf operator doing a ServiceRun's writes without its logic (in the checkout, not the package:
+#: it is a kopf operator file, and the package's testing/ never imports kopf).
+KOPF_FLOOR = processes.SOURCE_ROOT.parent / "scripts" / "bench-kopf-baseline.py"
+
+
+def floor_lines(ours: Report, floor: Report) -> list[str]:
+    """What kopf alone costs on this machine for the same burst and writes, beside our figures."""
+    per_run = 1000 / ours.runs
+    return [
+        f"  kopf alone, same writes   ratio {floor.ratio:.3f}, CPU {floor.cpu_seconds * per_run:.2f} ms "
+        f"per run ({KOPF_FLOOR.name}: the floor kopf sets here)",
+        f"  ours over kopf alone      ratio {ours.ratio - floor.ratio:+.3f}, CPU "
+        f"{(ours.cpu_seconds - floor.cpu_seconds) * per_run:+.2f} ms per run (the operator's own work: "
+        "validation, the execute call, results, events)",
+    ]
+
+
 def run(args: argparse.Namespace) -> Report:
     report = Report(runs=args.runs, latency_ms=args.latency_ms, concurrency=args.concurrency)
     report.other_runs = max(1, args.warmup) + args.paced
@@ -361,10 +386,17 @@ def print_profile(path: pathlib.Path, *, limit: int = 25) -> None:
 
 def main(args: argparse.Namespace) -> int:
     report = run(args)
+    floor: Report | None = None
+    if args.kopf_floor and args.baseline is None and KOPF_FLOOR.exists():
+        floor_args = argparse.Namespace(
+            **{**vars(args), "baseline": KOPF_FLOOR, "paced": 0, "profile": None, "py_spy": None}
+        )
+        floor_args.timeline = None
+        floor = run(floor_args)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps({**report.to_dict(), "kopf_floor": floor.to_dict() if floor else None}, indent=2))
     else:
-        print("\n".join(report.lines()))
+        print("\n".join(report.lines() + (floor_lines(report, floor) if floor else [])))
     if args.profile:
         print_profile(args.profile)
     return 0 if report.not_succeeded == 0 else 1

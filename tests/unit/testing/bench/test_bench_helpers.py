@@ -82,3 +82,22 @@ def test_the_report_says_what_the_issue_asks() -> None:
     for figure in ("total time", "ideal time", "p50", "writes per run", "catalog fetches", "peak concurrent"):
         assert figure in text
     assert report.to_dict()["ratio"] == pytest.approx(1.2)
+
+
+def test_the_kopf_floor_is_printed_beside_ours() -> None:
+    ours = servicerun.Report(
+        runs=1000, latency_ms=50, concurrency=20, total_seconds=4.0, ideal_seconds=2.5, cpu_seconds=4.0
+    )
+    floor = servicerun.Report(
+        runs=1000, latency_ms=50, concurrency=20, total_seconds=3.0, ideal_seconds=2.5, cpu_seconds=2.5
+    )
+    assert servicerun.floor_lines(ours, floor) == [
+        "  kopf alone, same writes   ratio 1.200, CPU 2.50 ms per run (bench-kopf-baseline.py: the floor kopf "
+        "sets here)",
+        "  ours over kopf alone      ratio +0.400, CPU +1.50 ms per run (the operator's own work: validation, "
+        "the execute call, results, events)",
+    ]
+    assert servicerun.KOPF_FLOOR.exists()  # the checkout ships the floor's operator file
+    args = cli.build_parser().parse_args(["bench", "servicerun"])
+    assert args.kopf_floor is True
+    assert cli.build_parser().parse_args(["bench", "servicerun", "--no-kopf-floor"]).kopf_floor is False
