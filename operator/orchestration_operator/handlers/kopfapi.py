@@ -1,11 +1,12 @@
-"""Writes to our own objects that must land before the handler returns, through kopf's own API client.
+"""Status writes and reads of our own objects outside kopf's ``patch``, through kopf's own API client.
 
 kopf applies a handler's ``patch`` after the handler returns. A write that must be durable *before* an
-action (ServiceRun's start marker: "this call is about to be made") cannot wait for that. It goes through
-kopf's internal aiohttp client: the same authenticated session, connection pool, retries and backoffs
-as kopf's own requests, on the event loop. The ``kubernetes`` package's synchronous client
-(``kube.patch_status``) costs a worker thread and several milliseconds of CPU per call, which at a
-thousand runs per second is most of the operator's time.
+action (ServiceRun's start marker: "this call is about to be made") cannot wait for that, and daemons
+(EventPoll's poll loop, the Connection and Webhook loops) and ServiceRun wake-ups write outside any
+handler call. They all go through kopf's internal aiohttp client: the same authenticated session,
+connection pool and backoffs as kopf's own requests, on the event loop. The ``kubernetes`` package's
+synchronous client (``kube.patch_status``) costs a worker thread and several milliseconds of CPU per
+call, which at a thousand runs per second is most of the operator's time.
 
 This is kopf's private API (kopf is pinned below 2). If it moves, :data:`AVAILABLE` is false and
 :func:`patch_status` falls back to ``kube.patch_status`` (slower, same semantics); a unit test fails
