@@ -16,9 +16,9 @@ variable                       meaning                                          
 ``LOG_FORMAT``                 ``text`` or ``json``                                        ``text``
 ``LOG_LEVEL``                  ``debug``, ``info``, ``warning``, ``error``                 ``info``
 ``SECRET_CACHE_SECONDS``       how long a read Secret is reused before it is read again    ``10``
-``SUCCESS_EVENTS``             ``false``: no ``Normal Succeeded`` Event per successful      ``true``
-                               ServiceRun (failures always post one); for installations
-                               that run bursts of thousands of runs (one API write each)
+``SUCCESS_EVENTS``             ``false`` (``--no-success-events``): no Normal Succeeded     ``true``
+                               Event per successful ServiceRun (failures always post
+                               one); for bursts of thousands of runs (a write each)
 =============================  ==========================================================  =========
 
 The default peering name is ``orchestration-operator``.
@@ -121,3 +121,17 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     if settings.all_namespaces and settings.namespaces:
         raise SettingsError(f"{PREFIX}ALL_NAMESPACES and {PREFIX}NAMESPACES contradict each other")
     return settings
+
+
+_current: Settings | None = None
+
+
+def use(settings: Settings) -> None:
+    """The settings this process runs with (``run`` resolves flags over the environment, then calls this)."""
+    global _current
+    _current = settings
+
+
+def current() -> Settings:
+    """What the handlers read: the settings ``run`` resolved, else the environment's."""
+    return _current if _current is not None else from_env()

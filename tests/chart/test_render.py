@@ -104,6 +104,7 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         },
         "podSecurityContext": {"runAsUser": None, "runAsGroup": None, "fsGroup": None},
         "logging": {"level": "debug", "format": "text"},
+        "serviceRuns": {"successEvents": False},
         "crds": {"enabled": False},
     },
     "no-rbac-no-sa": {"rbac": {"create": False}, "serviceAccount": {"create": False, "name": "existing"}},
@@ -304,7 +305,12 @@ def test_everything_scenario_renders_the_optional_objects(helm: Helm) -> None:
     assert rendered.all("CustomResourceDefinition") == []
     main = container(rendered)
     assert main["image"] == "ghcr.io/drupal-orchestration/orchestration-operator@sha256:" + "a" * 64
-    assert main["args"][-3:] == ["--log-format=text", "--log-level=debug", "--verbose-kopf"]
+    assert main["args"][-4:] == [
+        "--log-format=text",
+        "--log-level=debug",
+        "--no-success-events",
+        "--verbose-kopf",
+    ]
     assert main["env"] == [{"name": "ORCHESTRATION_OPERATOR_SECRET_CACHE_SECONDS", "value": "30"}]
     pod = deployment(rendered)["spec"]["template"]
     assert pod["metadata"]["labels"]["team"] == "platform"

@@ -131,19 +131,30 @@ def test_each_schema_error_is_reported_alone_too(helm: Helm) -> None:
         (
             {"watchNamespaces": ["a"], "extraArgs": ["--all-namespaces"]},
             "extraArgs contains --all-namespaces, which the chart sets from its values (watchNamespaces, "
-            "peering, health.port, metrics.port, logging); a second value would contradict the RBAC and "
-            "Service the chart renders",
+            "peering, health.port, metrics.port, logging, serviceRuns); a second value would contradict what "
+            "the chart renders",
         ),
         (
             {"extraArgs": ["--namespace=other"]},
             "extraArgs contains --namespace, which the chart sets from its values (watchNamespaces, "
-            "peering, health.port, metrics.port, logging); a second value would contradict the RBAC and "
-            "Service the chart renders",
+            "peering, health.port, metrics.port, logging, serviceRuns); a second value would contradict what "
+            "the chart renders",
         ),
         (
             {"extraEnv": [{"name": "ORCHESTRATION_OPERATOR_NAMESPACES", "value": "a,b"}]},
             "extraEnv sets ORCHESTRATION_OPERATOR_NAMESPACES, which the chart sets from its values "
-            "(watchNamespaces, peering, health.port, metrics.port, logging)",
+            "(watchNamespaces, peering, health.port, metrics.port, logging, serviceRuns)",
+        ),
+        (
+            {"extraArgs": ["--no-success-events"]},
+            "extraArgs contains --no-success-events, which the chart sets from its values (watchNamespaces, "
+            "peering, health.port, metrics.port, logging, serviceRuns); a second value would contradict what "
+            "the chart renders",
+        ),
+        (
+            {"extraEnv": [{"name": "ORCHESTRATION_OPERATOR_SUCCESS_EVENTS", "value": "false"}]},
+            "extraEnv sets ORCHESTRATION_OPERATOR_SUCCESS_EVENTS, which the chart sets from its values "
+            "(watchNamespaces, peering, health.port, metrics.port, logging, serviceRuns)",
         ),
     ],
 )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration_operator import settings
+from orchestration_operator import cli, settings
+from orchestration_operator.commands import run
 
 
 @pytest.mark.parametrize(
@@ -60,3 +61,29 @@ def test_from_env_refuses_bad_values(env: dict[str, str], message: str) -> None:
 def test_clusterwide_when_no_namespace() -> None:
     assert settings.Settings().clusterwide
     assert not settings.Settings(namespaces=("a",)).clusterwide
+
+
+@pytest.mark.parametrize(
+    ("env", "argv", "success_events"),
+    [
+        ({}, [], True),
+        ({}, ["--no-success-events"], False),
+        ({"ORCHESTRATION_OPERATOR_SUCCESS_EVENTS": "false"}, [], False),
+        ({"ORCHESTRATION_OPERATOR_SUCCESS_EVENTS": "false"}, ["--success-events"], True),  # flags win
+    ],
+)
+def test_run_resolves_flags_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], argv: list[str], success_events: bool
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    args = cli.build_parser().parse_args(["run", *argv])
+    assert run.resolve(args).success_events is success_events
+
+
+def test_handlers_read_what_run_resolved(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCHESTRATION_OPERATOR_SECRET_CACHE_SECONDS", "7")
+    monkeypatch.setattr(settings, "_current", None)
+    assert settings.current() == settings.Settings(secret_cache_seconds=7.0)  # nothing resolved: env
+    settings.use(settings.Settings(success_events=False))
+    assert settings.current() == settings.Settings(success_events=False)

@@ -94,13 +94,13 @@ wrong types; these are the combinations a schema cannot express well.
 {{- end }}
 {{- range $v.extraArgs }}
 {{- $flag := regexReplaceAll "=.*$" . "" }}
-{{- if has $flag (list "--namespace" "-n" "--all-namespaces" "-A" "--standalone" "--peering" "--priority" "--health-port" "--metrics-port" "--log-format" "--log-level") }}
-{{- fail (printf "extraArgs contains %s, which the chart sets from its values (watchNamespaces, peering, health.port, metrics.port, logging); a second value would contradict the RBAC and Service the chart renders" $flag) }}
+{{- if has $flag (list "--namespace" "-n" "--all-namespaces" "-A" "--standalone" "--peering" "--priority" "--health-port" "--metrics-port" "--log-format" "--log-level" "--success-events" "--no-success-events") }}
+{{- fail (printf "extraArgs contains %s, which the chart sets from its values (watchNamespaces, peering, health.port, metrics.port, logging, serviceRuns); a second value would contradict what the chart renders" $flag) }}
 {{- end }}
 {{- end }}
 {{- range $v.extraEnv }}
-{{- if has .name (list "ORCHESTRATION_OPERATOR_NAMESPACES" "ORCHESTRATION_OPERATOR_ALL_NAMESPACES" "ORCHESTRATION_OPERATOR_STANDALONE" "ORCHESTRATION_OPERATOR_PEERING" "ORCHESTRATION_OPERATOR_PRIORITY" "ORCHESTRATION_OPERATOR_HEALTH_PORT" "ORCHESTRATION_OPERATOR_METRICS_PORT" "ORCHESTRATION_OPERATOR_LOG_FORMAT" "ORCHESTRATION_OPERATOR_LOG_LEVEL") }}
-{{- fail (printf "extraEnv sets %s, which the chart sets from its values (watchNamespaces, peering, health.port, metrics.port, logging)" .name) }}
+{{- if has .name (list "ORCHESTRATION_OPERATOR_NAMESPACES" "ORCHESTRATION_OPERATOR_ALL_NAMESPACES" "ORCHESTRATION_OPERATOR_STANDALONE" "ORCHESTRATION_OPERATOR_PEERING" "ORCHESTRATION_OPERATOR_PRIORITY" "ORCHESTRATION_OPERATOR_HEALTH_PORT" "ORCHESTRATION_OPERATOR_METRICS_PORT" "ORCHESTRATION_OPERATOR_LOG_FORMAT" "ORCHESTRATION_OPERATOR_LOG_LEVEL" "ORCHESTRATION_OPERATOR_SUCCESS_EVENTS") }}
+{{- fail (printf "extraEnv sets %s, which the chart sets from its values (watchNamespaces, peering, health.port, metrics.port, logging, serviceRuns)" .name) }}
 {{- end }}
 {{- end }}
 {{- end }}

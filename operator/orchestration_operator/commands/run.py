@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-port", type=int, help="metrics port, /metrics (0 = off); env METRICS_PORT")
     parser.add_argument("--log-format", choices=settings_module.LOG_FORMATS, help="env LOG_FORMAT")
     parser.add_argument("--log-level", choices=settings_module.LOG_LEVELS, help="env LOG_LEVEL")
+    parser.add_argument(
+        "--success-events",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a Normal Succeeded Event per successful ServiceRun (default: on); env SUCCESS_EVENTS",
+    )
 
 
 def resolve(args: argparse.Namespace) -> settings_module.Settings:
@@ -65,6 +71,7 @@ def resolve(args: argparse.Namespace) -> settings_module.Settings:
         "metrics_port",
         "log_format",
         "log_level",
+        "success_events",
     ):
         value = getattr(args, field)
         if value is not None:
@@ -95,6 +102,8 @@ def main(args: argparse.Namespace) -> int:
     except settings_module.SettingsError as exc:
         print(f"orchestration-operator run: {exc}", file=sys.stderr)
         return 2
+
+    settings_module.use(config)
 
     import kopf
 

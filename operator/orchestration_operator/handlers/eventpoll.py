@@ -96,7 +96,7 @@ async def create_eventpoll_state(memo: kopf.Memo, **_: Any) -> None:
     # and one Spread placing every EventPoll in the least crowded second of its interval.
     memo[HTTP_CLIENT_KEY] = cloudevents.new_http_client()
     memo[SPREAD_KEY] = spread.Spread()
-    memo[SECRET_TTL_KEY] = settings.from_env().secret_cache_seconds
+    memo[SECRET_TTL_KEY] = settings.current().secret_cache_seconds
 
 
 async def close(memo: kopf.Memo) -> None:

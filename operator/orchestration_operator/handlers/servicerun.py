@@ -175,7 +175,7 @@ class RunMemory:
 
 @kopf.on.startup()
 async def create_run_memory(memo: kopf.Memo, **_: Any) -> None:
-    runs = RunMemory(success_events=settings.from_env().success_events)
+    runs = RunMemory(success_events=settings.current().success_events)
     runs.room = runstate.WaitingRoom(wake=functools.partial(_wake, runs))
     memo.serviceruns = runs
 

@@ -26,7 +26,7 @@ CONNECTIONS = "orchestrationconnections"
 
 @kopf.on.startup()
 async def create_shared_state(memo: kopf.Memo, **_: Any) -> None:
-    config = settings.from_env()
+    config = settings.current()
     memo.kube = kube.KubeObjects()
     memo.sites = sites.SiteRegistry(
         secrets=memo.kube,
