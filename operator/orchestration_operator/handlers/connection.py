@@ -21,7 +21,7 @@ from typing import Any, Final
 import kopf
 
 from orchestration_operator.api import conditions, connection, durations, names, validation
-from orchestration_operator.handlers import loops
+from orchestration_operator.handlers import loops, shared
 from orchestration_operator.reconcile import claims, sites, wakeups
 from orchestration_operator.reconcile import connection as reconcile_connection
 
@@ -54,6 +54,8 @@ async def connection_loop(
             errors.succeeded()
         first = False
         await loops.sleep(stopped, loop.waker, delay)
+    # Every run needs a Connection, so its daemon is there to hear the operator stop first.
+    shared.shutdown_of(memo).note(stopped)
 
 
 async def _pass(

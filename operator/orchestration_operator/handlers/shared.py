@@ -3,6 +3,8 @@
 - ``memo.sites`` (:class:`reconcile.sites.SiteRegistry`): one client per Drupal site for the life of
   the operator, created at startup and closed at cleanup.
 - ``memo.kube`` (:class:`handlers.kube.KubeObjects`): Secrets, owned ConfigMaps and Secrets.
+- ``memo.shutdown`` (:class:`Shutdown`): when the operator began to stop, so that the work kopf does not
+  wait for itself (ServiceRun wake-ups) shares kopf's time budget instead of adding to it.
 - ``connections`` (a kopf index, passed to every handler as the ``connections`` keyword): every
   OrchestrationConnection body by ``(namespace, name)``, so webhooks, runs and polls find their
   connection (and whether it is Ready) without an API call.
@@ -11,6 +13,8 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,9 +28,43 @@ from orchestration_operator.reconcile import sites
 CONNECTIONS = "orchestrationconnections"
 
 
+@dataclasses.dataclass
+class Shutdown:
+    """When the operator began to stop: the moment the first daemon heard that the operator exits.
+
+    kopf tells its daemons at once (SIGTERM), but runs the cleanup only after its own handlers in flight
+    finished, up to ``queueing.exit_timeout``. Measured from here, what is left of that budget bounds
+    the rest of the shutdown, which then stays within the pod's termination grace period.
+    """
+
+    began: float | None = None
+
+    def note(self, stopped: kopf.DaemonStopped) -> None:
+        reason = stopped.reason
+        if self.began is None and reason is not None and kopf.DaemonStoppingReason.OPERATOR_EXITING in reason:
+            self.began = time.monotonic()
+
+    @property
+    def stopping(self) -> bool:
+        return self.began is not None
+
+    def remaining(self, budget: float) -> float:
+        """What is left of ``budget`` seconds counted from the start of the shutdown (all of it if none)."""
+        return budget if self.began is None else max(0.0, budget - (time.monotonic() - self.began))
+
+
+def shutdown_of(memo: kopf.Memo) -> Shutdown:
+    """The operator's one :class:`Shutdown` (created by the first startup handler that asks)."""
+    found = memo.get("shutdown")
+    if not isinstance(found, Shutdown):
+        found = memo["shutdown"] = Shutdown()
+    return found
+
+
 @kopf.on.startup()
 async def create_shared_state(memo: kopf.Memo, **_: Any) -> None:
     config = settings.current()
+    shutdown_of(memo)
     memo.kube = kube.KubeObjects()
     memo.sites = sites.SiteRegistry(
         secrets=memo.kube,

@@ -12,9 +12,11 @@ import functools
 import types
 from typing import Any
 
+import kopf
 import pytest
+from kopf._cogs.aiokits import aioenums  # the stop flag kopf hands to daemons; no public constructor
 
-from orchestration_operator.handlers import kopfapi, servicerun
+from orchestration_operator.handlers import kopfapi, servicerun, shared
 from orchestration_operator.reconcile import runstate
 
 
@@ -99,3 +101,54 @@ def test_the_success_event_follows_the_setting(
     )
     servicerun._after(runs, body, step)
     assert seen == posted
+
+
+@pytest.mark.parametrize(
+    ("reason", "stopping"),
+    [
+        (None, False),  # still running
+        (kopf.DaemonStoppingReason.RESOURCE_DELETED, False),  # one Connection deleted: not a shutdown
+        (kopf.DaemonStoppingReason.OPERATOR_PAUSING, False),  # a peer took over: not a shutdown either
+        (kopf.DaemonStoppingReason.OPERATOR_EXITING, True),
+        (kopf.DaemonStoppingReason.OPERATOR_EXITING | kopf.DaemonStoppingReason.DAEMON_SIGNALLED, True),
+    ],
+)
+async def test_the_shutdown_begins_when_a_daemon_hears_the_operator_exit(
+    reason: kopf.DaemonStoppingReason | None, stopping: bool
+) -> None:
+    setter: aioenums.FlagSetter[kopf.DaemonStoppingReason] = aioenums.FlagSetter()
+    if reason is not None:
+        setter.set(reason)
+    shutdown = shared.Shutdown()
+    shutdown.note(setter.async_waiter)
+    assert shutdown.stopping is stopping
+    assert shutdown.remaining(25.0) == (pytest.approx(25.0, abs=0.5) if stopping else 25.0)
+
+
+async def test_the_budget_left_counts_from_the_start_of_the_shutdown(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr(shared.time, "monotonic", lambda: now[0])
+    shutdown = shared.Shutdown()
+    setter: aioenums.FlagSetter[kopf.DaemonStoppingReason] = aioenums.FlagSetter()
+    setter.set(kopf.DaemonStoppingReason.OPERATOR_EXITING)
+    shutdown.note(setter.async_waiter)
+    now[0] = 118.0  # kopf's own handlers took 18 s to finish
+    shutdown.note(setter.async_waiter)  # a later daemon does not move the start
+    assert shutdown.remaining(25.0) == 7.0
+    now[0] = 200.0
+    assert shutdown.remaining(25.0) == 0.0
+
+
+async def test_wake_ups_do_nothing_once_the_shutdown_began(monkeypatch: pytest.MonkeyPatch) -> None:
+    fetched: list[str] = []
+
+    async def get_object(**kwargs: Any) -> None:
+        fetched.append(kwargs["name"])
+
+    monkeypatch.setattr(kopfapi, "get_object", get_object)
+    runs = run_memory()
+    runs.shutdown.began = 1.0  # SIGTERM was seen; the cleanup has not started yet
+    servicerun._wake(runs, runstate.Parked(uid="u-3", namespace="team", name="late"))
+    async with asyncio.timeout(5):
+        await asyncio.gather(*runs.tasks)
+    assert fetched == []
