@@ -17,6 +17,6 @@ __all__ = ["connection", "eventpoll", "loops", "runtime", "servicerun", "shared"
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, settings: kopf.OperatorSettings, **_: Any) -> None:
     # kopf's own handlers had up to exit_timeout since SIGTERM; the wake-ups share that budget.
-    await servicerun.stop(memo, grace=shared.shutdown_of(memo).remaining(settings.queueing.exit_timeout))
+    await servicerun.stop(memo, grace=shared.lifecycle_of(memo).remaining(settings.queueing.exit_timeout))
     await eventpoll.close(memo)
     await shared.close(memo)

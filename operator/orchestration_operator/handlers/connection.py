@@ -40,6 +40,8 @@ def _registry(memo: kopf.Memo) -> sites.SiteRegistry:
 async def connection_loop(
     stopped: kopf.DaemonStopped, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
+    lifecycle = shared.lifecycle_of(memo)
+    lifecycle.daemon_started()
     loop = loops.loop_of(memo, reconcile_connection.ProbeMemory)
     first = True
     errors = loops.ErrorBackoff()
@@ -54,8 +56,8 @@ async def connection_loop(
             errors.succeeded()
         first = False
         await loops.sleep(stopped, loop.waker, delay)
-    # Every run needs a Connection, so its daemon is there to hear the operator stop first.
-    shared.shutdown_of(memo).note(stopped)
+    # Every run needs a Connection, so its daemon is there to hear the operator stop or pause.
+    lifecycle.daemon_stopped(stopped)
 
 
 async def _pass(

@@ -158,7 +158,7 @@ class RunMemory:
     wakes: asyncio.Semaphore = dataclasses.field(default_factory=lambda: asyncio.Semaphore(WAKE_CONCURRENCY))
     tasks: set[asyncio.Task[None]] = dataclasses.field(default_factory=set)
     stopping: bool = False  # cleanup began: wake-ups not yet under way do nothing
-    shutdown: shared.Shutdown = dataclasses.field(default_factory=shared.Shutdown)  # SIGTERM seen: the same
+    lifecycle: shared.Lifecycle = dataclasses.field(default_factory=shared.Lifecycle)  # paused, stopping
     success_events: bool = True  # settings.SUCCESS_EVENTS: a Normal Succeeded Event per successful run
 
     def lock(self, uid: str) -> asyncio.Lock:
@@ -176,7 +176,7 @@ class RunMemory:
 
 @kopf.on.startup()
 async def create_run_memory(memo: kopf.Memo, **_: Any) -> None:
-    runs = RunMemory(success_events=settings.current().success_events, shutdown=shared.shutdown_of(memo))
+    runs = RunMemory(success_events=settings.current().success_events, lifecycle=shared.lifecycle_of(memo))
     runs.room = runstate.WaitingRoom(wake=functools.partial(_wake, runs))
     memo.serviceruns = runs
 
@@ -323,8 +323,11 @@ async def _wake_up(runs: RunMemory, parked: runstate.Parked) -> None:
     assert resource is not None
     try:
         async with runs.wakes, runs.lock(parked.uid):
-            if runs.stopping or runs.shutdown.stopping:
+            if runs.stopping or runs.lifecycle.stopping:
                 return  # the next operator finds the run where it is (Pending) and goes on
+            if runs.lifecycle.paused:  # a peer works now; this replica stands by and tries again later
+                runs.waiting.park(parked, delay=reconcile.WAIT_MAX)
+                return
             if parked.uid in runs.waiting:  # a kopf handler call parked it again meanwhile
                 return
             body = await kopfapi.get_object(

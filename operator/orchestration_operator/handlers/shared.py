@@ -3,8 +3,8 @@
 - ``memo.sites`` (:class:`reconcile.sites.SiteRegistry`): one client per Drupal site for the life of
   the operator, created at startup and closed at cleanup.
 - ``memo.kube`` (:class:`handlers.kube.KubeObjects`): Secrets, owned ConfigMaps and Secrets.
-- ``memo.shutdown`` (:class:`Shutdown`): when the operator began to stop, so that the work kopf does not
-  wait for itself (ServiceRun wake-ups) shares kopf's time budget instead of adding to it.
+- ``memo.lifecycle`` (:class:`Lifecycle`): whether the operator works, is paused by peering or stops, for
+  the work kopf does not run itself (ServiceRun wake-ups).
 - ``connections`` (a kopf index, passed to every handler as the ``connections`` keyword): every
   OrchestrationConnection body by ``(namespace, name)``, so webhooks, runs and polls find their
   connection (and whether it is Ready) without an API call.
@@ -29,42 +29,55 @@ CONNECTIONS = "orchestrationconnections"
 
 
 @dataclasses.dataclass
-class Shutdown:
-    """When the operator began to stop: the moment the first daemon heard that the operator exits.
+class Lifecycle:
+    """Whether the operator works, stands by (peering paused it) or stops, as its daemons hear it.
 
-    kopf tells its daemons at once (SIGTERM), but runs the cleanup only after its own handlers in flight
-    finished, up to ``queueing.exit_timeout``. Measured from here, what is left of that budget bounds
-    the rest of the shutdown, which then stays within the pod's termination grace period.
+    kopf stops every daemon when the operator exits (SIGTERM) or pauses (a peer of higher priority took
+    over), and starts them again after a pause. Work that runs outside kopf's handlers (ServiceRun
+    wake-ups) reads this: none starts while paused or stopping. kopf runs the cleanup only after its own
+    handlers in flight finished (up to ``queueing.exit_timeout``); measured from the moment the operator
+    began to stop, what is left of that budget bounds the rest of the shutdown, which then stays within
+    the pod's termination grace period.
     """
 
-    began: float | None = None
+    stopping_since: float | None = None
+    paused: bool = False
 
-    def note(self, stopped: kopf.DaemonStopped) -> None:
+    def daemon_started(self) -> None:
+        self.paused = False  # kopf starts daemons only while the operator works
+
+    def daemon_stopped(self, stopped: kopf.DaemonStopped) -> None:
         reason = stopped.reason
-        if self.began is None and reason is not None and kopf.DaemonStoppingReason.OPERATOR_EXITING in reason:
-            self.began = time.monotonic()
+        if reason is None:
+            return
+        if kopf.DaemonStoppingReason.OPERATOR_EXITING in reason and self.stopping_since is None:
+            self.stopping_since = time.monotonic()
+        if kopf.DaemonStoppingReason.OPERATOR_PAUSING in reason:
+            self.paused = True
 
     @property
     def stopping(self) -> bool:
-        return self.began is not None
+        return self.stopping_since is not None
 
     def remaining(self, budget: float) -> float:
         """What is left of ``budget`` seconds counted from the start of the shutdown (all of it if none)."""
-        return budget if self.began is None else max(0.0, budget - (time.monotonic() - self.began))
+        if self.stopping_since is None:
+            return budget
+        return max(0.0, budget - (time.monotonic() - self.stopping_since))
 
 
-def shutdown_of(memo: kopf.Memo) -> Shutdown:
-    """The operator's one :class:`Shutdown` (created by the first startup handler that asks)."""
-    found = memo.get("shutdown")
-    if not isinstance(found, Shutdown):
-        found = memo["shutdown"] = Shutdown()
+def lifecycle_of(memo: kopf.Memo) -> Lifecycle:
+    """The operator's one :class:`Lifecycle` (created by the first startup handler that asks)."""
+    found = memo.get("lifecycle")
+    if not isinstance(found, Lifecycle):
+        found = memo["lifecycle"] = Lifecycle()
     return found
 
 
 @kopf.on.startup()
 async def create_shared_state(memo: kopf.Memo, **_: Any) -> None:
     config = settings.current()
-    shutdown_of(memo)
+    lifecycle_of(memo)
     memo.kube = kube.KubeObjects()
     memo.sites = sites.SiteRegistry(
         secrets=memo.kube,

@@ -1,7 +1,8 @@
 """ServiceRun handlers' process state.
 
 - Shutdown: wake-ups in flight (a run woken outside kopf, mid-execute) finish before the sites' clients
-  close; wake-ups not yet under way do nothing; the grace period bounds the wait.
+  close; wake-ups not yet under way do nothing; the grace period bounds the wait. While peering pauses
+  the operator, wake-ups wait too.
 - Events: the success Event follows the SUCCESS_EVENTS setting; the others are always posted.
 """
 
@@ -103,43 +104,61 @@ def test_the_success_event_follows_the_setting(
     assert seen == posted
 
 
+EXITING = kopf.DaemonStoppingReason.OPERATOR_EXITING
+
+
 @pytest.mark.parametrize(
-    ("reason", "stopping"),
+    ("reason", "stopping", "paused"),
     [
-        (None, False),  # still running
-        (kopf.DaemonStoppingReason.RESOURCE_DELETED, False),  # one Connection deleted: not a shutdown
-        (kopf.DaemonStoppingReason.OPERATOR_PAUSING, False),  # a peer took over: not a shutdown either
-        (kopf.DaemonStoppingReason.OPERATOR_EXITING, True),
-        (kopf.DaemonStoppingReason.OPERATOR_EXITING | kopf.DaemonStoppingReason.DAEMON_SIGNALLED, True),
+        (None, False, False),  # still running
+        (kopf.DaemonStoppingReason.RESOURCE_DELETED, False, False),  # one Connection deleted
+        (kopf.DaemonStoppingReason.OPERATOR_PAUSING, False, True),  # a peer of higher priority took over
+        (kopf.DaemonStoppingReason.OPERATOR_EXITING, True, False),
+        (
+            kopf.DaemonStoppingReason.OPERATOR_EXITING | kopf.DaemonStoppingReason.DAEMON_SIGNALLED,
+            True,
+            False,
+        ),
     ],
 )
-async def test_the_shutdown_begins_when_a_daemon_hears_the_operator_exit(
-    reason: kopf.DaemonStoppingReason | None, stopping: bool
+async def test_the_lifecycle_follows_why_a_daemon_stopped(
+    reason: kopf.DaemonStoppingReason | None, stopping: bool, paused: bool
 ) -> None:
     setter: aioenums.FlagSetter[kopf.DaemonStoppingReason] = aioenums.FlagSetter()
     if reason is not None:
         setter.set(reason)
-    shutdown = shared.Shutdown()
-    shutdown.note(setter.async_waiter)
-    assert shutdown.stopping is stopping
-    assert shutdown.remaining(25.0) == (pytest.approx(25.0, abs=0.5) if stopping else 25.0)
+    lifecycle = shared.Lifecycle()
+    lifecycle.daemon_stopped(setter.async_waiter)
+    assert (lifecycle.stopping, lifecycle.paused) == (stopping, paused)
+    assert lifecycle.remaining(25.0) == (pytest.approx(25.0, abs=0.5) if stopping else 25.0)
+    lifecycle.daemon_started()  # kopf starts daemons again only when the operator works again
+    assert lifecycle.paused is False
 
 
 async def test_the_budget_left_counts_from_the_start_of_the_shutdown(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [100.0]
     monkeypatch.setattr(shared.time, "monotonic", lambda: now[0])
-    shutdown = shared.Shutdown()
+    lifecycle = shared.Lifecycle()
     setter: aioenums.FlagSetter[kopf.DaemonStoppingReason] = aioenums.FlagSetter()
     setter.set(kopf.DaemonStoppingReason.OPERATOR_EXITING)
-    shutdown.note(setter.async_waiter)
+    lifecycle.daemon_stopped(setter.async_waiter)
     now[0] = 118.0  # kopf's own handlers took 18 s to finish
-    shutdown.note(setter.async_waiter)  # a later daemon does not move the start
-    assert shutdown.remaining(25.0) == 7.0
+    lifecycle.daemon_stopped(setter.async_waiter)  # a later daemon does not move the start
+    assert lifecycle.remaining(25.0) == 7.0
     now[0] = 200.0
-    assert shutdown.remaining(25.0) == 0.0
+    assert lifecycle.remaining(25.0) == 0.0
 
 
-async def test_wake_ups_do_nothing_once_the_shutdown_began(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("stopping_since", "paused", "parked_again"),
+    [
+        (1.0, False, False),  # SIGTERM was seen, the cleanup has not started: the next operator goes on
+        (None, True, True),  # a peer works now: this replica tries again later, without touching the run
+    ],
+)
+async def test_wake_ups_do_nothing_while_the_operator_stops_or_stands_by(
+    monkeypatch: pytest.MonkeyPatch, stopping_since: float | None, paused: bool, parked_again: bool
+) -> None:
     fetched: list[str] = []
 
     async def get_object(**kwargs: Any) -> None:
@@ -147,8 +166,11 @@ async def test_wake_ups_do_nothing_once_the_shutdown_began(monkeypatch: pytest.M
 
     monkeypatch.setattr(kopfapi, "get_object", get_object)
     runs = run_memory()
-    runs.shutdown.began = 1.0  # SIGTERM was seen; the cleanup has not started yet
+    runs.lifecycle.stopping_since = stopping_since
+    runs.lifecycle.paused = paused
     servicerun._wake(runs, runstate.Parked(uid="u-3", namespace="team", name="late"))
     async with asyncio.timeout(5):
         await asyncio.gather(*runs.tasks)
     assert fetched == []
+    assert ("u-3" in runs.waiting) is parked_again
+    runs.waiting.clear()
