@@ -35,15 +35,19 @@ def spawn(runs: servicerun.RunMemory, coro: Any) -> asyncio.Task[None]:
     return task
 
 
-async def test_stop_waits_for_the_wake_up_in_flight_and_later_ones_fetch_nothing(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    fetched: list[str] = []
+@pytest.fixture
+def fetched(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The runs a wake-up fetched (``kopfapi.get_object``, answering "gone")."""
+    names: list[str] = []
 
     async def get_object(**kwargs: Any) -> None:
-        fetched.append(kwargs["name"])
+        names.append(kwargs["name"])
 
     monkeypatch.setattr(kopfapi, "get_object", get_object)
+    return names
+
+
+async def test_stop_waits_for_the_wake_up_in_flight_and_later_ones_fetch_nothing(fetched: list[str]) -> None:
     runs = run_memory()
     gate = asyncio.Event()
     outcome: list[str] = []
@@ -157,14 +161,8 @@ async def test_the_budget_left_counts_from_the_start_of_the_shutdown(monkeypatch
     ],
 )
 async def test_wake_ups_do_nothing_while_the_operator_stops_or_stands_by(
-    monkeypatch: pytest.MonkeyPatch, stopping_since: float | None, paused: bool, parked_again: bool
+    fetched: list[str], stopping_since: float | None, paused: bool, parked_again: bool
 ) -> None:
-    fetched: list[str] = []
-
-    async def get_object(**kwargs: Any) -> None:
-        fetched.append(kwargs["name"])
-
-    monkeypatch.setattr(kopfapi, "get_object", get_object)
     runs = run_memory()
     runs.lifecycle.stopping_since = stopping_since
     runs.lifecycle.paused = paused
