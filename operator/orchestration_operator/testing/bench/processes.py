@@ -169,15 +169,18 @@ class Operator(LoggedProcess):
         kopf_file: pathlib.Path | None = None,
         ready: str | None = READY,
         timeout: float = 30.0,
+        standalone: bool = True,
     ) -> None:
-        """Start it; wait for the log line ``ready`` (None: do not wait, e.g. at log level warning)."""
+        """Start it; wait for the log line ``ready`` (None: do not wait, e.g. at log level warning).
+
+        ``standalone=False`` leaves peering to ``args`` (``--peering``, ``--priority``)."""
         command = [
             sys.executable,
             *python_args,
             "-m",
             "orchestration_operator",
             "run",
-            "--standalone",
+            *(["--standalone"] if standalone else []),
             "--all-namespaces",
             "--health-port",
             "0",
