@@ -1,8 +1,10 @@
-"""Standby replicas through kopf peering, as the chart runs them (``peering.enabled``, ``replicaCount: 2``).
+"""Standby replicas through kopf peering, exactly as the chart runs them (``peering.enabled: true``,
+``replicaCount: 2``): its ClusterKopfPeering object, its RBAC (a token allowed exactly what the rendered
+ClusterRole grants), and each replica's Deployment arguments and ``POD_ID``.
 
-Two operator processes meet in a ClusterKopfPeering: the one of higher priority works, the other stands
-by, and takes over when the first stops. Each ServiceRun is executed exactly once, by the replica that
-works at the time; the standby replica's log never mentions it.
+Two operator processes meet in the peering object: the one of higher priority works, the other stands by
+and takes over when the first stops. Each ServiceRun is executed exactly once, by the replica that works
+at the time; the standby replica's log never mentions it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import pytest
 
 from orchestration_operator.api import names
-from orchestration_operator.testing import background
+from orchestration_operator.testing import background, helm
 from orchestration_operator.testing.bench import processes
 from orchestration_operator.testing.drupal import threaded
 from orchestration_operator.testing.kube import kubectl as kubectl_module
@@ -27,7 +29,10 @@ pytestmark = pytest.mark.e2e
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 G, V = names.GROUP, names.VERSION
-PEERING = "orchestration-operator"
+CHART = ROOT / "charts" / "orchestration-operator"
+RELEASE, RELEASE_NS = "oo", "ops"
+OPERATOR_USER = f"system:serviceaccount:{RELEASE_NS}:oo-orchestration-operator"
+VALUES = {"peering": {"enabled": True}, "replicaCount": 2}
 NS = "ha"
 FINISHED = ("Succeeded", "Failed", "Unknown")
 CATALOG: dict[str, Any] = {
@@ -52,12 +57,33 @@ class Cluster:
         self.directory = directory
         self.kubeconfig = sandbox.write_kubeconfig(directory / "kubeconfig")
         self.kubectl = kubectl_module.Kubectl(self.kubeconfig, cache_dir=directory / "kubectl-cache")
+        self.rendered = helm.template(CHART, release=RELEASE, namespace=RELEASE_NS, values=VALUES)
+        sandbox.add_token(
+            "sa-token",
+            user=OPERATOR_USER,
+            groups=("system:serviceaccounts", f"system:serviceaccounts:{RELEASE_NS}"),
+            rbac=True,
+        )
+        self.operator_kubeconfig = sandbox.write_kubeconfig(
+            directory / "operator.kubeconfig", token="sa-token"
+        )
 
-    def replica(self, name: str, priority: int) -> processes.Operator:
+    def deployment_args(self, index: int) -> tuple[str, list[str]]:
+        """Replica ``index``'s Deployment name (its pod's name stands in for ``POD_ID``) and arguments,
+        without the health and metrics ports (two processes on one machine; ``Operator`` turns them off)."""
+        deployments = [obj for obj in self.rendered if obj["kind"] == "Deployment"]
+        deployment = deployments[index]
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        args = [a for a in container["args"] if not a.startswith(("--health-port", "--metrics-port"))]
+        return deployment["metadata"]["name"], args
+
+    def replica(self, index: int) -> processes.Operator:
+        """Replica ``index`` of the chart (replica 0 has the highest priority), with the chart's RBAC."""
+        name, args = self.deployment_args(index)
         return processes.Operator(
-            kubeconfig=self.kubeconfig,
-            log_path=self.directory / f"{name}.log",
-            args=("--peering", PEERING, "--priority", str(priority), "--log-format", "json"),
+            kubeconfig=self.operator_kubeconfig,
+            log_path=self.directory / f"replica-{index}.log",
+            args=args,
             env={"POD_ID": name},  # kopf's identity in the peering object, as the chart sets it
             standalone=False,
         )
@@ -114,22 +140,24 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         pytest.skip("kubectl is not installed")
     directory = tmp_path_factory.mktemp("peering-e2e")
     with background.BackgroundLoop(name="kube-sandbox") as loop:
-        sandbox = server.KubeSandbox()
+        sandbox = server.KubeSandbox(record_requests=50_000)
         loop.call(sandbox.start())
         emulator = threaded.ThreadedEmulator.start(catalog=CATALOG)
         try:
             result = Cluster(sandbox, emulator, directory)
             kubectl = result.kubectl
-            kubectl("apply", "-f", str(ROOT / "crds"))
-            kubectl("apply", "-f", str(ROOT / "charts/orchestration-operator/crds/kopf-peering.yaml"))
+            rendered = result.rendered
+            kubectl.apply([obj for obj in rendered if obj["kind"] == "CustomResourceDefinition"])
+            kubectl("apply", "-f", str(CHART / "crds" / "kopf-peering.yaml"))  # Helm's crds/ folder
             kubectl("wait", "--for=condition=established", "crd", "--all", "--timeout=30s")
+            kubectl("create", "namespace", RELEASE_NS)
+            # The chart's objects but the CRDs (above) and the Deployments (the processes are their pods).
+            kubectl.apply(
+                [obj for obj in rendered if obj["kind"] not in ("CustomResourceDefinition", "Deployment")]
+            )
             kubectl.apply(
                 textwrap.dedent(
                     f"""
-                    apiVersion: kopf.dev/v1
-                    kind: ClusterKopfPeering
-                    metadata: {{name: {PEERING}}}
-                    ---
                     apiVersion: v1
                     kind: Namespace
                     metadata: {{name: {NS}}}
@@ -155,12 +183,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def test_one_replica_works_the_other_stands_by_and_takes_over(cluster: Cluster) -> None:
-    first = cluster.replica("replica-1", priority=100)
+    first = cluster.replica(1)
     try:
         assert cluster.run("alone")["status"]["phase"] == "Succeeded"
         assert handled(first, "alone")
 
-        second = cluster.replica("replica-0", priority=200)  # the chart gives replica 0 the highest priority
+        second = cluster.replica(0)  # the chart gives replica 0 the highest priority
         try:
             first.wait_for_log(r"Pausing operations in favour of", timeout=30)
             assert cluster.run("while-both")["status"]["phase"] == "Succeeded"
@@ -207,7 +235,7 @@ def test_a_standby_replica_leaves_the_runs_it_had_parked_to_the_working_one(clus
             """
         )
     )
-    first = cluster.replica("replica-1", priority=100)
+    first = cluster.replica(1)
     second: processes.Operator | None = None
     try:
         cluster.create_run("parked", namespace=namespace, service="eca::long")
@@ -220,7 +248,7 @@ def test_a_standby_replica_leaves_the_runs_it_had_parked_to_the_working_one(clus
             lambda o: o is not None and (o.get("status") or {}).get("phase") == "Pending",
             timeout=30,
         )
-        second = cluster.replica("replica-0", priority=200)
+        second = cluster.replica(0)
         first.wait_for_log(r"Pausing operations in favour of", timeout=30)
         cluster.kubectl(
             "patch", "oconn", "site", "-n", namespace, "--type=merge", "-p",
@@ -239,12 +267,18 @@ def test_a_standby_replica_leaves_the_runs_it_had_parked_to_the_working_one(clus
     assert reasons == ["Succeeded"]  # no OutcomeUnknown from the standby replica
 
 
-def test_only_known_peering_objects_exist(cluster: Cluster) -> None:
+def test_the_replicas_left_the_charts_peering_object_and_were_never_refused(cluster: Cluster) -> None:
     listed = cluster.kubectl.json("get", "clusterkopfpeerings")["items"]
-    assert [item["metadata"]["name"] for item in listed] == [PEERING]
+    assert [item["metadata"]["name"] for item in listed] == [RELEASE + "-orchestration-operator"]
+    requests = [r for r in cluster.sandbox.request_log() if r.user == OPERATOR_USER]
+    assert any(r.path.startswith("/apis/kopf.dev/") and r.method == "PATCH" for r in requests)  # peering
+    assert [r for r in requests if r.status in (401, 403)] == []  # the chart's RBAC is all they need
     deadline = time.monotonic() + 30
     while True:  # both replicas said goodbye on their graceful stop: nobody is left alive in it
-        status = cluster.kubectl.json("get", "clusterkopfpeering", PEERING).get("status") or {}
+        status = (
+            cluster.kubectl.json("get", "clusterkopfpeering", listed[0]["metadata"]["name"]).get("status")
+            or {}
+        )
         if not status or time.monotonic() > deadline:
             break
         time.sleep(0.1)
