@@ -88,6 +88,30 @@ class Cluster:
             standalone=False,
         )
 
+    def site(self, namespace: str, *, url: str) -> None:
+        """A namespace with the site's credentials and its Connection ``site``."""
+        self.kubectl.apply(
+            textwrap.dedent(
+                f"""
+                apiVersion: v1
+                kind: Namespace
+                metadata: {{name: {namespace}}}
+                ---
+                apiVersion: v1
+                kind: Secret
+                metadata: {{name: creds, namespace: {namespace}}}
+                stringData: {{username: admin, password: admin}}
+                ---
+                apiVersion: {G}/{V}
+                kind: OrchestrationConnection
+                metadata: {{name: site, namespace: {namespace}}}
+                spec:
+                  url: {url}
+                  auth: {{basic: {{secretRef: {{name: creds}}}}}}
+                """
+            )
+        )
+
     def create_run(self, name: str, *, namespace: str = NS, service: str = "eca::brief") -> None:
         self.kubectl.apply(
             textwrap.dedent(
@@ -155,27 +179,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             kubectl.apply(
                 [obj for obj in rendered if obj["kind"] not in ("CustomResourceDefinition", "Deployment")]
             )
-            kubectl.apply(
-                textwrap.dedent(
-                    f"""
-                    apiVersion: v1
-                    kind: Namespace
-                    metadata: {{name: {NS}}}
-                    ---
-                    apiVersion: v1
-                    kind: Secret
-                    metadata: {{name: creds, namespace: {NS}}}
-                    stringData: {{username: admin, password: admin}}
-                    ---
-                    apiVersion: {G}/{V}
-                    kind: OrchestrationConnection
-                    metadata: {{name: site, namespace: {NS}}}
-                    spec:
-                      url: {emulator.url}
-                      auth: {{basic: {{secretRef: {{name: creds}}}}}}
-                    """
-                )
-            )
+            result.site(NS, url=emulator.url)
             yield result
         finally:
             emulator.stop()
@@ -214,27 +218,7 @@ def test_a_standby_replica_leaves_the_runs_it_had_parked_to_the_working_one(clus
     back: the working replica executes the run (10 s), and the standby replica's wake-ups, which fire
     meanwhile, touch nothing (they used to find the run in flight and end it Unknown)."""
     namespace = "ha-parked"
-    cluster.kubectl.apply(
-        textwrap.dedent(
-            f"""
-            apiVersion: v1
-            kind: Namespace
-            metadata: {{name: {namespace}}}
-            ---
-            apiVersion: v1
-            kind: Secret
-            metadata: {{name: creds, namespace: {namespace}}}
-            stringData: {{username: admin, password: admin}}
-            ---
-            apiVersion: {G}/{V}
-            kind: OrchestrationConnection
-            metadata: {{name: site, namespace: {namespace}}}
-            spec:
-              url: http://127.0.0.1:9
-              auth: {{basic: {{secretRef: {{name: creds}}}}}}
-            """
-        )
-    )
+    cluster.site(namespace, url="http://127.0.0.1:9")  # nothing listens there: the Connection is down
     first = cluster.replica(1)
     second: processes.Operator | None = None
     try:
