@@ -157,7 +157,6 @@ class RunMemory:
     sites: sites.SiteRegistry | None = None
     wakes: asyncio.Semaphore = dataclasses.field(default_factory=lambda: asyncio.Semaphore(WAKE_CONCURRENCY))
     tasks: set[asyncio.Task[None]] = dataclasses.field(default_factory=set)
-    stopping: bool = False  # cleanup began: wake-ups not yet under way do nothing
     lifecycle: shared.Lifecycle = dataclasses.field(default_factory=shared.Lifecycle)  # paused, stopping
     success_events: bool = True  # settings.SUCCESS_EVENTS: a Normal Succeeded Event per successful run
 
@@ -191,7 +190,7 @@ async def stop(memo: kopf.Memo, *, grace: float) -> None:
     runs: RunMemory | None = getattr(memo, "serviceruns", None)
     if runs is None:
         return
-    runs.stopping = True
+    runs.lifecycle.begin_stopping()  # when no Connection daemon heard it first
     runs.expiries.cancel_all()
     runs.waiting.clear()
     if runs.tasks:
@@ -323,7 +322,7 @@ async def _wake_up(runs: RunMemory, parked: runstate.Parked) -> None:
     assert resource is not None
     try:
         async with runs.wakes, runs.lock(parked.uid):
-            if runs.stopping or runs.lifecycle.stopping:
+            if runs.lifecycle.stopping:
                 return  # the next operator finds the run where it is (Pending) and goes on
             if runs.lifecycle.paused:  # a peer works now; this replica stands by and tries again later
                 runs.waiting.park(parked, delay=reconcile.WAIT_MAX)

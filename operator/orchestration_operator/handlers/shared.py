@@ -50,10 +50,15 @@ class Lifecycle:
         reason = stopped.reason
         if reason is None:
             return
-        if kopf.DaemonStoppingReason.OPERATOR_EXITING in reason and self.stopping_since is None:
-            self.stopping_since = time.monotonic()
+        if kopf.DaemonStoppingReason.OPERATOR_EXITING in reason:
+            self.begin_stopping()
         if kopf.DaemonStoppingReason.OPERATOR_PAUSING in reason:
             self.paused = True
+
+    def begin_stopping(self) -> None:
+        """The operator stops (a daemon heard it, or the cleanup began): the first moment counts."""
+        if self.stopping_since is None:
+            self.stopping_since = time.monotonic()
 
     @property
     def stopping(self) -> bool:

@@ -67,7 +67,7 @@ async def test_stop_waits_for_the_wake_up_in_flight_and_later_ones_fetch_nothing
         await asyncio.gather(*runs.tasks)
     assert outcome == ["recorded"]
     assert fetched == []  # the late wake-up did not start a run during shutdown
-    assert runs.stopping
+    assert runs.lifecycle.stopping
 
 
 async def test_stop_gives_up_after_the_grace_period() -> None:
