@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+import inprocess
 import pytest
 
 from orchestration_operator.testing import background, stack
@@ -136,27 +137,30 @@ def e2e(
     tmp_path_factory: pytest.TempPathFactory, drupal_emulator_loop: background.BackgroundLoop
 ) -> Iterator[Stack]:
     state = tmp_path_factory.mktemp("e2e")
-    with background.BackgroundLoop(name="e2e-sandbox") as loop:
-        sandbox = server.KubeSandbox(record_requests=20_000)
-        loop.call(sandbox.start())
-        emulator = threaded.ThreadedEmulator.start(
-            loop=drupal_emulator_loop,
-            users=[users.User(USER, PASSWORD), users.User("editor", "editor", permissions=frozenset())],
-        )
+    with inprocess.sandbox_and_emulator(
+        state,
+        loop_name="e2e-sandbox",
+        record_requests=20_000,
+        loop=drupal_emulator_loop,
+        users=[users.User(USER, PASSWORD), users.User("editor", "editor", permissions=frozenset())],
+    ) as parts:
+        kubectl = parts.kubectl
+        kubectl("apply", "-f", str(ROOT / "crds"))
+        kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=30s")
         operator: process.LoggedProcess | None = None
         try:
-            kubeconfig = sandbox.write_kubeconfig(state / "kubeconfig")
-            kubectl = kubectl_module.Kubectl(kubeconfig, cache_dir=state / "kubectl-cache")
-            kubectl("apply", "-f", str(ROOT / "crds"))
-            kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=30s")
-            operator = stack.start_operator(kubeconfig=kubeconfig, log_path=state / "operator.log")
-            yield Stack(sandbox=sandbox, emulator=emulator, operator=operator, kubectl=kubectl, state=state)
+            operator = stack.start_operator(kubeconfig=parts.kubeconfig, log_path=state / "operator.log")
+            yield Stack(
+                sandbox=parts.sandbox,
+                emulator=parts.emulator,
+                operator=operator,
+                kubectl=kubectl,
+                state=state,
+            )
         finally:
             if operator is not None:
                 operator.stop()
                 print(f"--- operator log ({operator.log_path}) ---\n{operator.logs()[-8000:]}")
-            emulator.stop()
-            loop.call(sandbox.stop())
 
 
 @pytest.fixture

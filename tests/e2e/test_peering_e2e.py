@@ -16,14 +16,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import inprocess
 import pytest
 
 from orchestration_operator.api import names
-from orchestration_operator.testing import background, helm
+from orchestration_operator.testing import helm
 from orchestration_operator.testing.bench import processes
-from orchestration_operator.testing.drupal import threaded
 from orchestration_operator.testing.kube import kubectl as kubectl_module
-from orchestration_operator.testing.kube import server
 
 pytestmark = pytest.mark.e2e
 
@@ -49,14 +48,11 @@ CATALOG: dict[str, Any] = {
 
 
 class Cluster:
-    def __init__(
-        self, sandbox: server.KubeSandbox, emulator: threaded.ThreadedEmulator, directory: pathlib.Path
-    ):
-        self.sandbox = sandbox
-        self.emulator = emulator
+    def __init__(self, parts: inprocess.Parts, directory: pathlib.Path) -> None:
+        sandbox = self.sandbox = parts.sandbox
+        self.emulator = parts.emulator
         self.directory = directory
-        self.kubeconfig = sandbox.write_kubeconfig(directory / "kubeconfig")
-        self.kubectl = kubectl_module.Kubectl(self.kubeconfig, cache_dir=directory / "kubectl-cache")
+        self.kubectl = parts.kubectl
         self.rendered = helm.template(CHART, release=RELEASE, namespace=RELEASE_NS, values=VALUES)
         sandbox.add_token(
             "sa-token",
@@ -163,27 +159,22 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if kubectl_module.find_binary() is None:
         pytest.skip("kubectl is not installed")
     directory = tmp_path_factory.mktemp("peering-e2e")
-    with background.BackgroundLoop(name="kube-sandbox") as loop:
-        sandbox = server.KubeSandbox(record_requests=50_000)
-        loop.call(sandbox.start())
-        emulator = threaded.ThreadedEmulator.start(catalog=CATALOG)
-        try:
-            result = Cluster(sandbox, emulator, directory)
-            kubectl = result.kubectl
-            rendered = result.rendered
-            kubectl.apply([obj for obj in rendered if obj["kind"] == "CustomResourceDefinition"])
-            kubectl("apply", "-f", str(CHART / "crds" / "kopf-peering.yaml"))  # Helm's crds/ folder
-            kubectl("wait", "--for=condition=established", "crd", "--all", "--timeout=30s")
-            kubectl("create", "namespace", RELEASE_NS)
-            # The chart's objects but the CRDs (above) and the Deployments (the processes are their pods).
-            kubectl.apply(
-                [obj for obj in rendered if obj["kind"] not in ("CustomResourceDefinition", "Deployment")]
-            )
-            result.site(NS, url=emulator.url)
-            yield result
-        finally:
-            emulator.stop()
-            loop.call(sandbox.stop())
+    with inprocess.sandbox_and_emulator(
+        directory, loop_name="kube-sandbox", record_requests=50_000, catalog=CATALOG
+    ) as parts:
+        result = Cluster(parts, directory)
+        kubectl = result.kubectl
+        rendered = result.rendered
+        kubectl.apply([obj for obj in rendered if obj["kind"] == "CustomResourceDefinition"])
+        kubectl("apply", "-f", str(CHART / "crds" / "kopf-peering.yaml"))  # Helm's crds/ folder
+        kubectl("wait", "--for=condition=established", "crd", "--all", "--timeout=30s")
+        kubectl("create", "namespace", RELEASE_NS)
+        # The chart's objects but the CRDs (above) and the Deployments (the processes are their pods).
+        kubectl.apply(
+            [obj for obj in rendered if obj["kind"] not in ("CustomResourceDefinition", "Deployment")]
+        )
+        result.site(NS, url=parts.emulator.url)
+        yield result
 
 
 def test_one_replica_works_the_other_stands_by_and_takes_over(cluster: Cluster) -> None:

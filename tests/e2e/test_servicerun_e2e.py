@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import inprocess
 import pytest
 
 from orchestration_operator.api import names
-from orchestration_operator.testing import background
 from orchestration_operator.testing.bench import processes
 from orchestration_operator.testing.bench import servicerun as bench
 from orchestration_operator.testing.drupal import threaded
@@ -167,24 +167,20 @@ def srun(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if kubectl_module.find_binary() is None:
         pytest.skip("kubectl is not installed")
     directory = tmp_path_factory.mktemp("servicerun-e2e")
-    with background.BackgroundLoop(name="kube-sandbox") as loop:
-        sandbox = server.KubeSandbox(record_requests=50_000)
-        loop.call(sandbox.start())
-        emulator = threaded.ThreadedEmulator.start(catalog=CATALOG)
+    with inprocess.sandbox_and_emulator(
+        directory, loop_name="kube-sandbox", record_requests=50_000, catalog=CATALOG
+    ) as parts:
+        kubectl = parts.kubectl
+        kubectl("apply", "-f", str(ROOT / "crds"))
+        kubectl("wait", "--for=condition=established", "crd", "--all", "--timeout=30s")
+        result = Stack(sandbox=parts.sandbox, kubectl=kubectl, emulator=parts.emulator, directory=directory)
         try:
-            kubeconfig = sandbox.write_kubeconfig(directory / "kubeconfig")
-            kubectl = kubectl_module.Kubectl(kubeconfig, cache_dir=directory / "kubectl-cache")
-            kubectl("apply", "-f", str(ROOT / "crds"))
-            kubectl("wait", "--for=condition=established", "crd", "--all", "--timeout=30s")
-            result = Stack(sandbox=sandbox, kubectl=kubectl, emulator=emulator, directory=directory)
             result.start_operator()
             yield result
         finally:
             if result.operator is not None:
                 result.operator.stop()
                 print(f"--- operator log ---\n{result.operator.logs()[-6000:]}")
-            emulator.stop()
-            loop.call(sandbox.stop())
 
 
 def _conditions(obj: dict[str, Any]) -> list[tuple[str, str, str]]:
