@@ -388,11 +388,8 @@ def main(args: argparse.Namespace) -> int:
     report = run(args)
     floor: Report | None = None
     if args.kopf_floor and args.baseline is None and KOPF_FLOOR.exists():
-        floor_args = argparse.Namespace(
-            **{**vars(args), "baseline": KOPF_FLOOR, "paced": 0, "profile": None, "py_spy": None}
-        )
-        floor_args.timeline = None
-        floor = run(floor_args)
+        overrides = {"baseline": KOPF_FLOOR, "paced": 0, "profile": None, "py_spy": None, "timeline": None}
+        floor = run(argparse.Namespace(**{**vars(args), **overrides}))
     if args.json:
         print(json.dumps({**report.to_dict(), "kopf_floor": floor.to_dict() if floor else None}, indent=2))
     else:
